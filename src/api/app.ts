@@ -1,0 +1,44 @@
+// The Fastify application: auth, error mapping, OpenAPI docs at /api/docs, and one plugin per resource.
+// The same app answers on TCP and on the data dir's unix socket (see server.ts).
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from '../observability/logger.js';
+import type { ApiAuth } from './auth.js';
+import type { ApiContext } from './context.js';
+import { registerErrorHandler } from './errors.js';
+import { nodeRoutes } from './routes/node.js';
+import { poolRoutes } from './routes/pools.js';
+import { targetRoutes } from './routes/targets.js';
+import { volumeRoutes } from './routes/volumes.js';
+
+export async function buildApiApp(ctx: ApiContext, auth: ApiAuth, logger: Logger): Promise<FastifyInstance> {
+  // Fastify's logger type is narrower than pino's own; the instance is the same.
+  const loggerInstance: FastifyBaseLogger = logger.child({ component: 'api' });
+  const app = Fastify({
+    loggerInstance,
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  registerErrorHandler(app);
+  auth.register(app);
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Tandem node API', version: ctx.node().version },
+      components: { securitySchemes: { basic: { type: 'http', scheme: 'basic' } } },
+      security: [{ basic: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs' });
+  app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
+
+  await app.register(nodeRoutes, { ctx });
+  await app.register(poolRoutes, { ctx });
+  await app.register(volumeRoutes, { ctx });
+  await app.register(targetRoutes, { ctx });
+  return app;
+}

@@ -1,0 +1,27 @@
+// All repositories over one store, created together by the daemon.
+import type { Db } from '../store.js';
+import { AccountsRepo } from './accounts-repo.js';
+import { MetaRepo } from './meta-repo.js';
+import { PoolsRepo } from './pools-repo.js';
+import { TargetsRepo } from './targets-repo.js';
+import { VolumesRepo } from './volumes-repo.js';
+
+export interface Repositories {
+  readonly db: Db;
+  readonly meta: MetaRepo;
+  readonly accounts: AccountsRepo;
+  readonly pools: PoolsRepo;
+  readonly volumes: VolumesRepo;
+  readonly targets: TargetsRepo;
+}
+
+export function createRepositories(db: Db): Repositories {
+  return {
+    db,
+    meta: new MetaRepo(db),
+    accounts: new AccountsRepo(db),
+    pools: new PoolsRepo(db),
+    volumes: new VolumesRepo(db),
+    targets: new TargetsRepo(db),
+  };
+}
