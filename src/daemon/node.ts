@@ -100,10 +100,6 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     servers = await startApiServers(app, auth, { tcp: options.api, socketPath: paths.socket });
     apiAddress = formatHostPort(servers.tcp);
     const info = node();
-    logger.info(
-      { api: `http://${info.api}`, socket: paths.socket, dataDir: paths.root, version: VERSION },
-      'node ready',
-    );
 
     const running = servers;
     let stopping: Promise<void> | undefined;

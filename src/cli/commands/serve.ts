@@ -51,5 +51,15 @@ export function serveCommand(): Command {
       };
       process.once('SIGTERM', () => shutdown('SIGTERM'));
       process.once('SIGINT', () => shutdown('SIGINT'));
+      // Announced last: whoever waits for this line can signal, call the API and read the banner.
+      logger.info(
+        {
+          api: `http://${node.info.api}`,
+          iscsiPortal: node.info.iscsiPortal,
+          socket: node.paths.socket,
+          version: node.info.version,
+        },
+        'node ready',
+      );
     });
 }

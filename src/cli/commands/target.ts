@@ -23,6 +23,13 @@ function parseChap(text: string): { username: string; secret: string } {
   return { username: text.slice(0, colon), secret: text.slice(colon + 1) };
 }
 
+/** Option/argument parsers that check the syntax while commander parses, so mistakes are usage errors. */
+const checkedLun = (text: string): string => (parseLunMapping(text), text);
+const checkedChap = (text: string): string => (parseChap(text), text);
+const collectChecked =
+  (check: (text: string) => string) =>
+  (value: string, previous: string[] = []): string[] => [...previous, check(value)];
+
 const showTarget = (t: TargetView): void => {
   printFields([
     ['IQN', t.iqn],
@@ -101,11 +108,11 @@ export function targetCommand(): Command {
       .command('create')
       .description('create a target; without an IQN one is generated')
       .argument('[iqn]')
-      .option('--lun <lun=volume>', 'map a volume as a LUN (repeatable)', collect)
+      .option('--lun <lun=volume>', 'map a volume as a LUN (repeatable)', collectChecked(checkedLun))
       .option('--wb', 'write-back cache on the LUNs given here (default: write-through)')
       .option('--ro', 'make the LUNs given here read only')
-      .option('--chap <user:secret>', 'one-way CHAP user (repeatable)', collect)
-      .option('--mutual-chap <user:secret>', "the target's own CHAP identity for mutual CHAP")
+      .option('--chap <user:secret>', 'one-way CHAP user (repeatable)', collectChecked(checkedChap))
+      .option('--mutual-chap <user:secret>', "the target's own CHAP identity for mutual CHAP", checkedChap)
       .option('--allow <initiator>', 'allow only these initiators (repeatable)', collect)
       .option('--alias <alias>', 'a readable alias (TargetAlias)')
       .option('--disabled', 'create it stopped'),
@@ -154,7 +161,7 @@ export function targetCommand(): Command {
       .command('add')
       .description('map a volume as a LUN')
       .argument('<iqn>')
-      .argument('<lun=volume>')
+      .argument('<lun=volume>', 'LUN number and volume name, e.g. 1=vol1', checkedLun)
       .option('--ro', 'read only')
       .option('--wb', 'write-back cache')
       .option('--serial <scsi-id>', 'SCSI ID (unit serial); default derived from the volume')
@@ -205,7 +212,7 @@ export function targetCommand(): Command {
       .command('add')
       .description("add a one-way CHAP user, or with --mutual the target's own identity")
       .argument('<iqn>')
-      .argument('<user:secret>')
+      .argument('<user:secret>', 'CHAP user name and secret', checkedChap)
       .option('--mutual', 'the target authenticates to the initiator (mutual CHAP)'),
     (client, o, [iqn = '', credentials = '']) =>
       client.post(`/api/v1/targets/${enc(iqn)}/chap-users`, {
