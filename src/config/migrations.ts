@@ -74,6 +74,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'persistent reservation state per volume (kept across restarts when APTPL is set)',
+    sql: `
+      CREATE TABLE pr_state (
+        volume_id  TEXT PRIMARY KEY REFERENCES volumes(id) ON DELETE CASCADE,
+        state      TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

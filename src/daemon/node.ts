@@ -20,6 +20,7 @@ import { TargetService } from '../targets/target-service.js';
 import { PoolService } from '../volumes/pool-service.js';
 import { VolumeService } from '../volumes/volume-service.js';
 import { ensureAdminAccount } from './admin-account.js';
+import { IscsiService } from './iscsi-service.js';
 import { prepareDataDir, type DataDirPaths } from './data-dir.js';
 
 export interface NodeOptions {
@@ -53,6 +54,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   writeFileSync(paths.pidFile, `${process.pid}\n`, { mode: 0o644 });
 
   let servers: ApiServers | undefined;
+  let iscsiService: IscsiService | undefined;
   try {
     const repos = createRepositories(db);
     const changes = new ChangeFeed();
@@ -81,7 +83,19 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       },
       changes,
     );
-    const metrics = createMetrics({ pools, volumes, catalog, sessionsByTarget: () => new Map() });
+    const iscsi = new IscsiService(catalog, repos.prState, {
+      listen: options.iscsi,
+      logger,
+      revision: VERSION.split('.').slice(0, 2).join('.'),
+    });
+    iscsiService = iscsi;
+    const portalAddress = await iscsi.start();
+    const metrics = createMetrics({
+      pools,
+      volumes,
+      catalog,
+      sessionsByTarget: () => iscsi.sessionsByTarget(),
+    });
     const startedAt = new Date().toISOString();
     let apiAddress = formatHostPort(options.api);
     const node = (): NodeInfo => ({
@@ -92,7 +106,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       dataDir: paths.root,
       startedAt,
       api: apiAddress,
-      iscsiPortal: formatHostPort(options.iscsi),
+      iscsiPortal: formatHostPort(portalAddress),
     });
 
     const auth = new ApiAuth(repos.accounts);
@@ -111,6 +125,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         stopping ??= (async () => {
           logger.info('node stopping');
           await running.close();
+          await iscsi.close();
           db.close();
           rmSync(paths.pidFile, { force: true });
           logger.info('node stopped');
@@ -120,6 +135,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     };
   } catch (error) {
     await servers?.close().catch(() => undefined);
+    await iscsiService?.close().catch(() => undefined);
     db.close();
     rmSync(paths.pidFile, { force: true });
     throw error;

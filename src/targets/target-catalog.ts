@@ -13,6 +13,8 @@ export interface ServedLun {
   readonly path: string;
   readonly size: number;
   readonly ioType: IoType;
+  /** Thin volumes give space back on UNMAP and report unmapped blocks. */
+  readonly thin: boolean;
   readonly serial: string;
   readonly naa: string;
   readonly readOnly: boolean;
@@ -70,6 +72,7 @@ export class TargetCatalog {
           path: this.pathOfVolume(volume.id),
           size: volume.size,
           ioType: volume.ioType ?? 'block',
+          thin: volume.provisioning === 'thin',
           serial: lun.serial,
           naa: lun.naa,
           readOnly: lun.readOnly,

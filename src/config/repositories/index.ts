@@ -3,6 +3,7 @@ import type { Db } from '../store.js';
 import { AccountsRepo } from './accounts-repo.js';
 import { MetaRepo } from './meta-repo.js';
 import { PoolsRepo } from './pools-repo.js';
+import { PrStateRepo } from './pr-state-repo.js';
 import { TargetsRepo } from './targets-repo.js';
 import { VolumesRepo } from './volumes-repo.js';
 
@@ -13,6 +14,7 @@ export interface Repositories {
   readonly pools: PoolsRepo;
   readonly volumes: VolumesRepo;
   readonly targets: TargetsRepo;
+  readonly prState: PrStateRepo;
 }
 
 export function createRepositories(db: Db): Repositories {
@@ -23,5 +25,6 @@ export function createRepositories(db: Db): Repositories {
     pools: new PoolsRepo(db),
     volumes: new VolumesRepo(db),
     targets: new TargetsRepo(db),
+    prState: new PrStateRepo(db),
   };
 }

@@ -1,0 +1,200 @@
+// Puts the configured targets on the wire: keeps one ScsiTarget per served target and one
+// LogicalUnit (over a FileBlockDevice) per served LUN, in step with the target catalog, and runs the
+// iSCSI portal over them.
+//
+// Invariants: a LUN's LogicalUnit is rebuilt only when its identity or settings change (so unit
+// attentions and reservations survive unrelated edits); a grown volume keeps its LU and raises
+// CAPACITY DATA HAS CHANGED; a target that stops being served has its sessions asked to log out;
+// every device opened here is closed (flushed) by `close()`.
+import type { Logger } from 'pino';
+import type { PrStateRepo } from '../config/repositories/pr-state-repo.js';
+import { Mutex } from '../lib/mutex.js';
+import type { HostPort } from '../lib/host-port.js';
+import type { LoginTarget } from '../iscsi/login/login-machine.js';
+import { IscsiPortal } from '../iscsi/transport/portal.js';
+import { LogicalUnit } from '../scsi/lu/logical-unit.js';
+import { prStateFromJson, prStateToJson } from '../scsi/lu/pr-state-json.js';
+import { ScsiTarget } from '../scsi/lu/target-device.js';
+import { FileBlockDevice } from '../storage/backends/file-device.js';
+import type { ServedLun, ServedTarget, TargetCatalog } from '../targets/target-catalog.js';
+
+const VENDOR = 'TANDEM';
+const PRODUCT = 'TANDEM VOLUME';
+
+interface OpenLun {
+  readonly settingsKey: string;
+  readonly volumeId: string;
+  readonly device: FileBlockDevice;
+  readonly unit: LogicalUnit;
+  size: number;
+}
+
+export class IscsiService {
+  private readonly targets = new Map<string, ScsiTarget>();
+  private readonly luns = new Map<string, OpenLun>(); // `${iqn}/${lun}` → open LU
+  private readonly mutex = new Mutex();
+  private readonly portal: IscsiPortal;
+  private readonly log: Logger;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly catalog: TargetCatalog,
+    private readonly prStates: PrStateRepo,
+    private readonly options: { listen: HostPort; logger: Logger; revision: string },
+  ) {
+    this.log = options.logger.child({ component: 'iscsi-service' });
+    this.portal = new IscsiPortal({
+      host: options.listen.host,
+      port: options.listen.port,
+      logger: options.logger,
+      targets: {
+        loginTarget: (iqn) => this.loginTarget(iqn),
+        discoverable: () =>
+          this.catalog.served().map((t) => ({ iqn: t.iqn, allowedInitiators: t.allowedInitiators })),
+        device: (iqn) => this.targets.get(iqn),
+      },
+    });
+  }
+
+  async start(): Promise<{ host: string; port: number }> {
+    await this.sync();
+    this.unsubscribe = this.catalog.onChange(() => void this.sync());
+    const address = await this.portal.listen();
+    return { host: address.address, port: address.port };
+  }
+
+  sessionsByTarget(): Map<string, number> {
+    return this.portal.sessionsByTarget();
+  }
+
+  /** Stop accepting, ask initiators to log out, then flush and close every volume. */
+  async close(): Promise<void> {
+    this.unsubscribe?.();
+    await this.portal.close();
+    await this.mutex.run(async () => {
+      for (const [key, open] of this.luns) {
+        await this.closeLun(key, open);
+      }
+      this.targets.clear();
+    });
+  }
+
+  private loginTarget(iqn: string): LoginTarget | undefined {
+    const served = this.catalog.find(iqn);
+    if (!served) return undefined;
+    const outgoing = served.chapUsers.find((u) => u.direction === 'outgoing');
+    return {
+      iqn: served.iqn,
+      alias: served.alias,
+      allowedInitiators: served.allowedInitiators,
+      chap: {
+        incoming: served.chapUsers.filter((u) => u.direction === 'incoming'),
+        ...(outgoing ? { outgoing } : {}),
+      },
+    };
+  }
+
+  /** Brings targets and LUs in line with the catalog. */
+  private sync(): Promise<void> {
+    return this.mutex.run(async () => {
+      const served = new Map(this.catalog.served().map((t) => [t.iqn, t]));
+      for (const [key, open] of this.luns) {
+        const [iqn, lunText] = splitKey(key);
+        const lun = served.get(iqn)?.luns.find((l) => l.lun === Number(lunText));
+        if (!lun || settingsKey(iqn, lun) !== open.settingsKey) {
+          this.targets.get(iqn)?.removeLogicalUnit(Number(lunText));
+          await this.closeLun(key, open);
+        }
+      }
+      for (const iqn of this.targets.keys()) if (!served.has(iqn)) this.targets.delete(iqn);
+      for (const target of served.values()) await this.syncTarget(target);
+      this.portal.dropSessionsOf((iqn) => served.has(iqn));
+    });
+  }
+
+  private async syncTarget(served: ServedTarget): Promise<void> {
+    let target = this.targets.get(served.iqn);
+    if (!target) {
+      target = new ScsiTarget({ vendor: VENDOR, product: PRODUCT, revision: this.options.revision });
+      this.targets.set(served.iqn, target);
+    }
+    for (const lun of served.luns) {
+      const key = `${served.iqn}/${lun.lun}`;
+      const open = this.luns.get(key);
+      if (open) {
+        if (open.size !== lun.size) {
+          open.size = await open.device.refreshSize();
+          open.unit.resized();
+        }
+        continue;
+      }
+      try {
+        const opened = await this.openLun(served.iqn, lun);
+        this.luns.set(key, opened);
+        target.addLogicalUnit(lun.lun, opened.unit);
+      } catch (error) {
+        this.log.error(
+          { target: served.iqn, lun: lun.lun, volume: lun.volume, err: String(error) },
+          'cannot open LUN',
+        );
+      }
+    }
+  }
+
+  private async openLun(iqn: string, lun: ServedLun): Promise<OpenLun> {
+    const device = await FileBlockDevice.open(lun.path);
+    const volumeId = lun.volumeId;
+    const unit = new LogicalUnit({
+      device,
+      identity: {
+        vendor: VENDOR,
+        product: PRODUCT,
+        revision: this.options.revision,
+        serial: lun.serial,
+        naa: lun.naa,
+        targetName: iqn,
+        targetPortName: `${iqn},t,0x0001`,
+        relativeTargetPort: 1,
+        thinProvisioned: lun.thin,
+      },
+      settings: { readOnly: lun.readOnly, writeBack: lun.writeBack },
+      prStore: {
+        load: () => {
+          const text = this.prStates.load(volumeId);
+          return text === undefined ? undefined : prStateFromJson(text);
+        },
+        save: (state) => this.prStates.save(volumeId, prStateToJson(state)),
+      },
+    });
+    this.log.info({ target: iqn, lun: lun.lun, volume: lun.volume }, 'LUN online');
+    return { settingsKey: settingsKey(iqn, lun), volumeId, device, unit, size: device.size };
+  }
+
+  private async closeLun(key: string, open: OpenLun): Promise<void> {
+    this.luns.delete(key);
+    try {
+      await open.device.flush();
+    } catch (error) {
+      this.log.error({ lun: key, err: String(error) }, 'flush on close failed');
+    }
+    await open.device.close();
+  }
+}
+
+function settingsKey(iqn: string, lun: ServedLun): string {
+  return JSON.stringify([
+    iqn,
+    lun.volumeId,
+    lun.path,
+    lun.readOnly,
+    lun.writeBack,
+    lun.serial,
+    lun.naa,
+    lun.thin,
+  ]);
+}
+
+function splitKey(key: string): [string, string] {
+  const slash = key.lastIndexOf('/');
+  return [key.slice(0, slash), key.slice(slash + 1)];
+}
