@@ -9,6 +9,8 @@ export const TANDEM_BIN = fileURLToPath(new URL('../../bin/tandem', import.meta.
 export interface Daemon {
   readonly child: ChildProcess;
   readonly apiUrl: string;
+  /** The iSCSI portal as HOST:PORT. */
+  readonly iscsiPortal: string;
   readonly dataDir: string;
   /** Everything the daemon printed so far (stdout and stderr). */
   output(): string;
@@ -57,15 +59,15 @@ export async function startDaemon(
     }
   });
 
-  const apiUrl = await new Promise<string>((resolve, reject) => {
+  const ready = await new Promise<{ api: string; iscsiPortal: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`daemon did not become ready:\n${output}`)), 20_000);
     const check = (): void => {
       for (const line of output.split('\n')) {
         if (!line.startsWith('{')) continue;
-        const record = JSON.parse(line) as { msg?: string; api?: string };
-        if (record.msg === 'node ready' && record.api) {
+        const record = JSON.parse(line) as { msg?: string; api?: string; iscsiPortal?: string };
+        if (record.msg === 'node ready' && record.api && record.iscsiPortal) {
           clearTimeout(timer);
-          resolve(record.api);
+          resolve({ api: record.api, iscsiPortal: record.iscsiPortal });
           return;
         }
       }
@@ -79,7 +81,8 @@ export async function startDaemon(
 
   return {
     child,
-    apiUrl,
+    apiUrl: ready.api,
+    iscsiPortal: ready.iscsiPortal,
     dataDir,
     output: () => output,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {

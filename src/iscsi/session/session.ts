@@ -45,6 +45,8 @@ import type {
   TaskManagementFunction,
 } from '../../scsi/lu/scsi-task.js';
 import { ScsiStatus } from '../../scsi/sense/status.js';
+import { buildSenseData } from '../../scsi/sense/sense-data.js';
+import { senseReason } from '../../scsi/sense/sense-reason.js';
 import { residual, splitDataIn } from './data-in.js';
 import { WriteCollector } from './write-collector.js';
 
@@ -282,13 +284,36 @@ export class IscsiSession {
       this.ctx.log('Data-Out for an unknown task ignored', { itt: bhs.initiatorTaskTag });
       return;
     }
-    const error = pending.collector.dataOut(bhs.targetTransferTag, bhs.bufferOffset, data);
+    const error = pending.collector.dataOut(bhs.targetTransferTag, bhs.bufferOffset, data, bhs.dataSN);
     if (error) {
+      // ERL 0 cannot recover the sequence: reject the PDU and end the command with CHECK CONDITION, so
+      // the initiator learns at once instead of waiting for a timeout (RFC 7143 §7.12).
       this.ctx.log('bad Data-Out', { error, itt: bhs.initiatorTaskTag });
       this.rejectRaw(encodeHeaderForReject(bhs), REJECT_REASON.protocolError);
+      this.failWrite(pending, 'DATA_PHASE_ERROR');
       return;
     }
     this.continueWrite(pending);
+  }
+
+  /** A Data-Out PDU failed its data digest: the framer skipped it; the command cannot complete. */
+  dataDigestError(header: Buffer, itt: number): void {
+    this.rejectRaw(header, REJECT_REASON.dataDigestError);
+    const pending = this.writes.get(itt);
+    if (pending) this.failWrite(pending, 'PROTOCOL_SERVICE_CRC_ERROR');
+  }
+
+  private failWrite(pending: PendingWrite, code: 'DATA_PHASE_ERROR' | 'PROTOCOL_SERVICE_CRC_ERROR'): void {
+    this.writes.delete(pending.command.initiatorTaskTag);
+    this.sendScsiResponse(
+      pending.command,
+      {
+        response: SCSI_RESPONSE.commandCompleted,
+        status: ScsiStatus.CHECK_CONDITION,
+        sense: buildSenseData(senseReason(code)),
+      },
+      pending.collector.r2tCount,
+    );
   }
 
   private continueWrite(pending: PendingWrite): void {
@@ -351,18 +376,22 @@ export class IscsiSession {
       return;
     }
     const expected = command.expectedDataTransferLength;
+    const dataIn = result.dataIn ?? Buffer.alloc(0);
+    // What the command moved (or would have) against what the initiator expected, for residuals.
+    const actual = command.write ? (result.dataOutLength ?? expected) : dataIn.length;
+    const res = residual(expected, actual);
+    const toSend = command.read ? Math.min(dataIn.length, expected) : 0;
     let dataInSent = 0;
-    if (result.dataIn && result.dataIn.length > 0 && command.read) {
-      const toSend = Math.min(result.dataIn.length, expected);
-      const status = result.status === ScsiStatus.GOOD && !result.sense;
-      const res = residual(expected, result.dataIn.length);
+    if (toSend > 0) {
+      // GOOD status rides on the last Data-In (phase collapse); sense needs a SCSI Response.
+      const collapse = result.status === ScsiStatus.GOOD && !result.sense;
       const pieces = splitDataIn(
         toSend,
         this.params.initiatorMaxRecvDataSegmentLength,
         this.params.maxBurstLength,
       );
       for (const piece of pieces) {
-        const withStatus = status && piece.last;
+        const withStatus = collapse && piece.last;
         this.ctx.send({
           bhs: {
             kind: 'data-in',
@@ -382,14 +411,12 @@ export class IscsiSession {
             bufferOffset: piece.offset,
             residualCount: withStatus ? res.count : 0,
           },
-          data: result.dataIn.subarray(piece.offset, piece.offset + piece.length),
+          data: dataIn.subarray(piece.offset, piece.offset + piece.length),
         });
       }
       dataInSent = pieces.length;
-      if (status) return;
+      if (collapse) return;
     }
-    const actual = command.write ? (result.dataOutLength ?? expected) : (result.dataIn?.length ?? 0);
-    const res = command.write || command.read ? residual(expected, actual) : residual(expected, 0);
     this.sendScsiResponse(
       command,
       { response: SCSI_RESPONSE.commandCompleted, status: result.status, sense: result.sense, residual: res },

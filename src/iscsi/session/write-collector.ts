@@ -25,6 +25,8 @@ interface Burst {
   readonly offset: number;
   readonly length: number;
   received: number;
+  /** DataSN the next Data-Out of this burst must carry (each sequence counts from 0). */
+  nextDataSN: number;
 }
 
 export type CollectError =
@@ -32,13 +34,16 @@ export type CollectError =
   | 'too-much-immediate-data'
   | 'unsolicited-data-not-allowed'
   | 'unknown-transfer-tag'
-  | 'offset-out-of-range';
+  | 'offset-out-of-range'
+  /** DataSN out of sequence, or data out of order (DataPDUInOrder=Yes): fatal at ERL 0. */
+  | 'sequence-error';
 
 export class WriteCollector {
   readonly buffer: Buffer;
   private receivedBytes = 0;
   private readonly unsolicitedLimit: number;
   private unsolicitedReceived = 0;
+  private unsolicitedDataSN = 0;
   private nextOffset: number;
   private r2tSN = 0;
   private readonly bursts = new Map<number, Burst>();
@@ -76,12 +81,16 @@ export class WriteCollector {
   }
 
   /** One Data-Out PDU. `ttt` is 0xffffffff for unsolicited data. */
-  dataOut(ttt: number, bufferOffset: number, data: Buffer): CollectError | undefined {
+  dataOut(ttt: number, bufferOffset: number, data: Buffer, dataSN: number): CollectError | undefined {
     if (bufferOffset + data.length > this.expected) return 'offset-out-of-range';
     if (ttt === 0xffffffff) {
       if (this.unsolicitedLimit === 0 || bufferOffset + data.length > this.unsolicitedLimit) {
         return 'unsolicited-data-not-allowed';
       }
+      // RFC 7143 §11.7.4: unsolicited data is one sequence counting from 0, in order after immediate data.
+      if (dataSN !== this.unsolicitedDataSN || bufferOffset !== this.unsolicitedReceived)
+        return 'sequence-error';
+      this.unsolicitedDataSN += 1;
       this.unsolicitedReceived += data.length;
     } else {
       const burst = this.bursts.get(ttt);
@@ -89,6 +98,9 @@ export class WriteCollector {
       if (bufferOffset < burst.offset || bufferOffset + data.length > burst.offset + burst.length) {
         return 'offset-out-of-range';
       }
+      if (dataSN !== burst.nextDataSN || bufferOffset !== burst.offset + burst.received)
+        return 'sequence-error';
+      burst.nextDataSN += 1;
       burst.received += data.length;
       if (burst.received >= burst.length) this.bursts.delete(ttt);
     }
@@ -103,7 +115,7 @@ export class WriteCollector {
     while (this.nextOffset < this.expected && this.bursts.size < this.params.maxOutstandingR2T) {
       const length = Math.min(this.params.maxBurstLength, this.expected - this.nextOffset);
       const ttt = this.newTag();
-      this.bursts.set(ttt, { ttt, offset: this.nextOffset, length, received: 0 });
+      this.bursts.set(ttt, { ttt, offset: this.nextOffset, length, received: 0, nextDataSN: 0 });
       out.push({
         targetTransferTag: ttt,
         r2tSN: this.r2tSN,

@@ -166,10 +166,14 @@ export class IscsiPortal {
           return;
         }
         // Non-fatal framing errors (bad data digest, oversized segment): Reject and carry on (ERL 0).
-        connection.session.rejectRaw(
-          error.header,
-          error.code === 'data-digest-mismatch' ? REJECT_REASON.dataDigestError : REJECT_REASON.protocolError,
-        );
+        if (error.code === 'data-digest-mismatch') {
+          connection.session.dataDigestError(
+            error.header,
+            error.bhs.kind === 'data-out' ? error.bhs.initiatorTaskTag : -1,
+          );
+        } else {
+          connection.session.rejectRaw(error.header, REJECT_REASON.protocolError);
+        }
         continue;
       }
       const pdu = frame.pdu;
@@ -282,10 +286,12 @@ export class IscsiPortal {
         target: iqn ?? 'discovery',
         type: result.sessionType,
         chap: result.chapUser !== undefined,
+        headerDigest: params.headerDigest,
+        dataDigest: params.dataDigest,
       },
       'session started',
     );
-    const interval = (this.options.nopInterval ?? 10) * 1000;
+    const interval = (this.options.nopInterval ?? 15) * 1000;
     connection.timer = setInterval(() => {
       if (connection.sawTraffic) {
         connection.sawTraffic = false;

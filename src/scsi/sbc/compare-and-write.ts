@@ -30,10 +30,11 @@ export async function executeCompareAndWrite(
   if (command.blocks > ctx.limits.maxCompareAndWriteLength) return fail(invalidFieldInCdb(13));
   const range = checkLbaRange(command.lba, command.blocks, ctx.blockCount);
   if (range !== undefined) return fail(range);
-  if (command.blocks === 0) return ok(undefined);
   const length = command.blocks * ctx.blockSize;
-  // The Data-Out buffer must be exactly the compare data and the write data.
-  if (dataOut?.length !== 2 * length) return fail(senseReason('INVALID_FIELD_IN_CDB'));
+  // The Data-Out buffer must be exactly the compare data and the write data (checked before the
+  // zero-block case: data sent with NUMBER OF LOGICAL BLOCKS = 0 is a malformed command too).
+  if ((dataOut?.length ?? 0) !== 2 * length) return fail(senseReason('INVALID_FIELD_IN_CDB'));
+  if (command.blocks === 0 || dataOut === undefined) return ok(undefined);
   const verify = dataOut.subarray(0, length);
   const write = dataOut.subarray(length);
   const offset = byteOffset(ctx, command.lba);

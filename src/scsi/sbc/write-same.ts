@@ -1,6 +1,6 @@
 // WRITE SAME (10) and (16), SBC-3 §5.40–5.41: one block of Data-Out (or zeros with NDOB) written to
-// every block of the range, or the range unmapped when UNMAP = 1 on a thin LU and the block reads as
-// an unmapped block does (zeros: LBPRZ = 1). NUMBER OF LOGICAL BLOCKS 0 means "to the last LBA"
+// every block of the range, or the range unmapped when UNMAP = 1 on a thin LU (unmapped blocks read
+// as zeros: LBPRZ = 1). NUMBER OF LOGICAL BLOCKS 0 means "to the last LBA"
 // (WSNZ = 0 in the Block Limits page); the count is checked against MAXIMUM WRITE SAME LENGTH.
 import type { WriteSame } from '../cdb/command.js';
 import { fail, invalidFieldInCdb, ok, senseReason, type ScsiResult } from '../sense/sense-reason.js';
@@ -41,7 +41,9 @@ export async function executeWriteSame(
   const start = Number(command.lba);
   const offset = byteOffset(ctx, command.lba);
   const length = blocks * ctx.blockSize;
-  const unmap = command.unmap && ctx.thinProvisioned && block.every((b) => b === 0);
+  // UNMAP = 1 on a thin LU deallocates whatever the block holds; LBPRZ = 1 then promises zeros on
+  // read, which is what initiators (and libiscsi's WRITE SAME tests) rely on.
+  const unmap = command.unmap && ctx.thinProvisioned;
   return ctx.lock.with(start, start + blocks, async () => {
     const done = await guarded('write', async () => {
       if (unmap) await ctx.device.discard(offset, length);

@@ -195,6 +195,15 @@ export const SENSE_CODES = {
     text: 'LOGICAL UNIT COMMUNICATION TIME-OUT',
   },
 
+  // Transport failures of a command's data phase (iSCSI sequence or digest errors at ERL 0).
+  DATA_PHASE_ERROR: { key: ABORTED_COMMAND, asc: 0x4b, ascq: 0x00, text: 'DATA PHASE ERROR' },
+  PROTOCOL_SERVICE_CRC_ERROR: {
+    key: ABORTED_COMMAND,
+    asc: 0x47,
+    ascq: 0x05,
+    text: 'PROTOCOL SERVICE CRC ERROR',
+  },
+
   // Miscompare (COMPARE AND WRITE, VERIFY and WRITE AND VERIFY with BYTCHK)
   MISCOMPARE_DURING_VERIFY_OPERATION: {
     key: MISCOMPARE,

@@ -30,18 +30,20 @@ function transfer(
   assert.equal(collector.immediate(source.subarray(0, immediateLength)), undefined);
   if (!params.initialR2T) {
     const unsolicitedEnd = Math.min(params.firstBurstLength, total);
+    let dataSN = 0;
     for (let offset = immediateLength; offset < unsolicitedEnd; offset += segment) {
       const end = Math.min(offset + segment, unsolicitedEnd);
-      assert.equal(collector.dataOut(0xffffffff, offset, source.subarray(offset, end)), undefined);
+      assert.equal(collector.dataOut(0xffffffff, offset, source.subarray(offset, end), dataSN++), undefined);
     }
   }
   for (let r2ts = collector.r2ts(); r2ts.length > 0; r2ts = collector.r2ts()) {
     for (const r2t of r2ts) {
       assert.ok(r2t.desiredLength <= params.maxBurstLength);
+      let dataSN = 0;
       for (let offset = r2t.bufferOffset; offset < r2t.bufferOffset + r2t.desiredLength; offset += segment) {
         const end = Math.min(offset + segment, r2t.bufferOffset + r2t.desiredLength);
         assert.equal(
-          collector.dataOut(r2t.targetTransferTag, offset, source.subarray(offset, end)),
+          collector.dataOut(r2t.targetTransferTag, offset, source.subarray(offset, end), dataSN++),
           undefined,
         );
       }
@@ -101,10 +103,36 @@ describe('write collection', () => {
   it('refuses data it did not ask for', () => {
     const strict = new WriteCollector(8192, { ...base, initialR2T: true, immediateData: false }, tags());
     assert.equal(strict.immediate(Buffer.alloc(512)), 'immediate-data-not-allowed');
-    assert.equal(strict.dataOut(0xffffffff, 0, Buffer.alloc(512)), 'unsolicited-data-not-allowed');
-    assert.equal(strict.dataOut(77, 0, Buffer.alloc(512)), 'unknown-transfer-tag');
+    assert.equal(strict.dataOut(0xffffffff, 0, Buffer.alloc(512), 0), 'unsolicited-data-not-allowed');
+    assert.equal(strict.dataOut(77, 0, Buffer.alloc(512), 0), 'unknown-transfer-tag');
     const loose = new WriteCollector(8192, base, tags());
-    assert.equal(loose.dataOut(0xffffffff, 8000, Buffer.alloc(512)), 'offset-out-of-range');
+    assert.equal(loose.dataOut(0xffffffff, 8000, Buffer.alloc(512), 0), 'offset-out-of-range');
+  });
+
+  it('treats a DataSN out of sequence or data out of order as a sequence error', () => {
+    const unsolicited = new WriteCollector(4096, base, tags());
+    unsolicited.immediate(Buffer.alloc(0));
+    assert.equal(unsolicited.dataOut(0xffffffff, 0, Buffer.alloc(512), 0), undefined);
+    assert.equal(
+      unsolicited.dataOut(0xffffffff, 512, Buffer.alloc(512), 0),
+      'sequence-error',
+      'DataSN repeated',
+    );
+    const solicited = new WriteCollector(4096, { ...base, initialR2T: true, immediateData: false }, tags());
+    solicited.immediate(Buffer.alloc(0));
+    const [r2t] = solicited.r2ts();
+    assert.ok(r2t);
+    assert.equal(
+      solicited.dataOut(r2t.targetTransferTag, 512, Buffer.alloc(512), 1),
+      'sequence-error',
+      'out of order',
+    );
+    assert.equal(
+      solicited.dataOut(r2t.targetTransferTag, 0, Buffer.alloc(512), 27),
+      'sequence-error',
+      'DataSN 27',
+    );
+    assert.equal(solicited.dataOut(r2t.targetTransferTag, 0, Buffer.alloc(512), 0), undefined);
     assert.equal(
       new WriteCollector(100_000, base, tags()).immediate(Buffer.alloc(70_000)),
       'too-much-immediate-data',
