@@ -52,3 +52,17 @@ export interface BlockDevice {
   allocation(offset: number, length: number): Promise<AllocationExtent[]>;
   close(): Promise<void>;
 }
+
+/** Throws a RangeError unless [offset, offset + length) lies inside a device of `size` bytes: a caller
+ * outside the device is a bug above the storage layer, not an I/O error. */
+export function checkDeviceRange(offset: number, length: number, size: number): void {
+  if (
+    !Number.isSafeInteger(offset) ||
+    !Number.isSafeInteger(length) ||
+    offset < 0 ||
+    length < 0 ||
+    offset + length > size
+  ) {
+    throw new RangeError(`range ${offset}+${length} is outside the device (size ${size})`);
+  }
+}

@@ -12,7 +12,13 @@
 // Durability: a write resolves in the page cache; `flush` (group committed, see group-commit.ts)
 // covers every write that resolved before it was called; a FUA write is a write and then a flush.
 import { open, type FileHandle } from 'node:fs/promises';
-import { BlockIoError, type AllocationExtent, type BlockDevice, type WriteOptions } from '../block-device.js';
+import {
+  BlockIoError,
+  checkDeviceRange,
+  type AllocationExtent,
+  type BlockDevice,
+  type WriteOptions,
+} from '../block-device.js';
 import { GroupCommit } from '../group-commit.js';
 import { toBlockIoError } from './io-errors.js';
 import { fileExtents, punchHole } from './sparse-file.js';
@@ -191,15 +197,7 @@ export class FileBlockDevice implements BlockDevice {
   }
 
   #checkRange(offset: number, length: number): void {
-    if (
-      !Number.isSafeInteger(offset) ||
-      !Number.isSafeInteger(length) ||
-      offset < 0 ||
-      length < 0 ||
-      offset + length > this.#size
-    ) {
-      throw new RangeError(`range ${offset}+${length} is outside the device (size ${this.#size})`);
-    }
+    checkDeviceRange(offset, length, this.#size);
   }
 }
 

@@ -8,6 +8,7 @@
 // `size` (resize drops them). Failure rules are checked, in order, before an operation does anything.
 import {
   BlockIoError,
+  checkDeviceRange,
   type AllocationExtent,
   type BlockDevice,
   type BlockIoErrorKind,
@@ -165,16 +166,7 @@ export class MemoryBlockDevice implements BlockDevice {
   #run<T>(request: MemoryRequest, body: () => T): Promise<T> {
     try {
       if (this.#closed) throw new BlockIoError('unavailable', `${request.op}: memory device is closed`);
-      const { offset, length } = request;
-      if (
-        !Number.isSafeInteger(offset) ||
-        !Number.isSafeInteger(length) ||
-        offset < 0 ||
-        length < 0 ||
-        offset + length > this.#size
-      ) {
-        throw new RangeError(`range ${offset}+${length} is outside the device (size ${this.#size})`);
-      }
+      checkDeviceRange(request.offset, request.length, this.#size);
       const kind = this.#injectedFailure(request);
       if (kind) throw new BlockIoError(kind, `${request.op}: injected ${kind} failure`, 'EINJECTED');
       return Promise.resolve(body());
