@@ -52,6 +52,9 @@ import { WriteCollector } from './write-collector.js';
 
 /** The largest write a single command may carry (bigger ones get CHECK CONDITION from the LU). */
 export const MAX_WRITE_BYTES = 64 * 1024 * 1024;
+/** Data-Out buffered for one session's writes at once; more waits as TASK SET FULL, so a window of
+ * huge writes cannot exhaust memory. */
+export const MAX_PENDING_WRITE_BYTES = 256 * 1024 * 1024;
 
 export interface SessionContext {
   readonly params: OperationalParams;
@@ -88,6 +91,7 @@ export class IscsiSession {
   private readonly waiting = new Map<number, Pdu>(); // CmdSN → command that arrived ahead of ExpCmdSN
   private readonly writes = new Map<number, PendingWrite>(); // ITT → write collecting Data-Out
   private readonly running = new Set<number>(); // ITTs executing in the device
+  private pendingWriteBytes = 0; // Data-Out buffers held by `writes`
   private nextTtt = 1;
   private textContinuation: TextContinuation | undefined;
   private negotiation: NegotiationState;
@@ -173,6 +177,7 @@ export class IscsiSession {
   end(): void {
     this.closed = true;
     this.writes.clear();
+    this.pendingWriteBytes = 0;
     this.waiting.clear();
     if (this.ctx.nexus && this.ctx.device) this.ctx.device.nexusLost(this.ctx.nexus);
   }
@@ -258,6 +263,14 @@ export class IscsiSession {
         this.reject(pdu, REJECT_REASON.invalidPduField);
         return;
       }
+      if (this.pendingWriteBytes + command.expectedDataTransferLength > MAX_PENDING_WRITE_BYTES) {
+        this.sendScsiResponse(
+          command,
+          { response: SCSI_RESPONSE.commandCompleted, status: ScsiStatus.TASK_SET_FULL },
+          0,
+        );
+        return;
+      }
       const params = this.params;
       const collector = new WriteCollector(command.expectedDataTransferLength, params, () => this.newTtt());
       const error = collector.immediate(pdu.data);
@@ -267,6 +280,7 @@ export class IscsiSession {
       }
       const pending: PendingWrite = { command, collector, lun, cdb };
       this.writes.set(itt, pending);
+      this.pendingWriteBytes += collector.expected;
       this.continueWrite(pending);
       return;
     }
@@ -304,7 +318,7 @@ export class IscsiSession {
   }
 
   private failWrite(pending: PendingWrite, code: 'DATA_PHASE_ERROR' | 'PROTOCOL_SERVICE_CRC_ERROR'): void {
-    this.writes.delete(pending.command.initiatorTaskTag);
+    this.dropWrite(pending.command.initiatorTaskTag);
     this.sendScsiResponse(
       pending.command,
       {
@@ -316,10 +330,19 @@ export class IscsiSession {
     );
   }
 
+  /** Forgets a write that is collecting Data-Out; returns whether there was one. */
+  private dropWrite(itt: number): boolean {
+    const pending = this.writes.get(itt);
+    if (!pending) return false;
+    this.writes.delete(itt);
+    this.pendingWriteBytes -= pending.collector.expected;
+    return true;
+  }
+
   private continueWrite(pending: PendingWrite): void {
     const { collector, command } = pending;
     if (collector.complete) {
-      this.writes.delete(command.initiatorTaskTag);
+      this.dropWrite(command.initiatorTaskTag);
       void this.execute(command, pending.lun, pending.cdb, collector.buffer, collector.r2tCount);
       return;
     }
@@ -487,7 +510,7 @@ export class IscsiSession {
     switch (request.function) {
       case TMF_FUNCTION.abortTask: {
         const tag = request.referencedTaskTag;
-        if (this.writes.delete(tag)) {
+        if (this.dropWrite(tag)) {
           respond(TMF_RESPONSE.functionComplete);
           return;
         }
@@ -520,7 +543,7 @@ export class IscsiSession {
         respond(TMF_RESPONSE.taskManagementFunctionNotSupported);
         return;
     }
-    if (fn.kind !== 'abort-task') this.writes.clear();
+    if (fn.kind !== 'abort-task') for (const itt of [...this.writes.keys()]) this.dropWrite(itt);
     const result = await device.taskManagement(nexus, lun, fn);
     if (this.closed) return;
     respond(
