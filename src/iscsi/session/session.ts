@@ -190,6 +190,12 @@ export class IscsiSession {
       ScsiCommand | TaskManagementRequest | TextRequest | NopOut | Extract<Bhs, { kind: 'logout-request' }>,
   ): void {
     if (bhs.immediate) {
+      // Immediate commands bypass the CmdSN window; bound them by the tasks in flight instead, or an
+      // initiator could queue Data-In without limit (RFC 7143 §11.17.1, reason 0x06).
+      if (bhs.kind === 'scsi-command' && this.tasksInFlight >= this.ctx.commandWindow) {
+        this.reject(pdu, REJECT_REASON.immediateCommandReject);
+        return;
+      }
       this.dispatch(pdu);
       return;
     }

@@ -39,6 +39,9 @@ export interface PortalOptions {
   readonly commandWindow?: number;
 }
 
+/** Bytes of output queued for a connection beyond which the portal stops reading from it. */
+const MAX_QUEUED_OUTPUT = 4 * 1024 * 1024;
+
 interface Connection {
   readonly socket: Socket;
   readonly framer: PduFramer;
@@ -315,6 +318,13 @@ export class IscsiPortal {
     socket.cork();
     for (const part of parts) socket.write(part);
     process.nextTick(() => socket.uncork());
+    // Backpressure: an initiator that sends but does not read (a NOP-Out echo or Reject flood) must not
+    // make us queue its answers without limit. Stop reading it until our output drains; one that never
+    // reads again is reaped by the NOP-In check.
+    if (socket.writableLength > MAX_QUEUED_OUTPUT && !socket.isPaused()) {
+      socket.pause();
+      socket.once('drain', () => socket.resume());
+    }
   }
 
   private allocateTsih(): number {

@@ -122,6 +122,7 @@ export class LogicalUnit {
   readonly #spc2 = new Spc2Reservation();
   readonly #nexuses = new Map<string, ItNexus>();
   #writeBack: boolean;
+  #cachedContext: BlockContext | undefined;
   #blockCount: bigint;
   #pr: PrState;
 
@@ -174,6 +175,7 @@ export class LogicalUnit {
     const count = this.#countBlocks();
     if (count === this.#blockCount) return;
     this.#blockCount = count;
+    this.#cachedContext = undefined;
     this.#unitAttentions.establishAll('CAPACITY_DATA_HAS_CHANGED');
   }
 
@@ -181,6 +183,7 @@ export class LogicalUnit {
   setWriteBack(on: boolean): void {
     if (on === this.#writeBack) return;
     this.#writeBack = on;
+    this.#cachedContext = undefined;
     this.#unitAttentions.establishAll('MODE_PARAMETERS_CHANGED');
   }
 
@@ -256,7 +259,14 @@ export class LogicalUnit {
     return BigInt(Math.floor(this.#device.size / this.#blockSize));
   }
 
+  /** The context every SBC executor reads, built once per change of size or cache mode: it sits on the
+   * path of every READ and WRITE. */
   #context(): BlockContext {
+    this.#cachedContext ??= this.#buildContext();
+    return this.#cachedContext;
+  }
+
+  #buildContext(): BlockContext {
     const info = this.info;
     return {
       device: this.#device,
@@ -360,6 +370,7 @@ export class LogicalUnit {
     if (!parsed.ok) return check(parsed.sense);
     if (parsed.value.writeCacheEnabled !== this.#writeBack) {
       this.#writeBack = parsed.value.writeCacheEnabled;
+      this.#cachedContext = undefined;
       // SPC-4 §6.11: the other I_T nexuses hear MODE PARAMETERS CHANGED.
       this.#unitAttentions.establishAll('MODE_PARAMETERS_CHANGED', (k) => k !== key);
     }

@@ -11,6 +11,7 @@
 //   later flush and FUA write rejects with it, and the device must be reopened (fsyncgate).
 // Durability: a write resolves in the page cache; `flush` (group committed, see group-commit.ts)
 // covers every write that resolved before it was called; a FUA write is a write and then a flush.
+import { read as fsRead, write as fsWrite } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import {
   BlockIoError,
@@ -100,7 +101,7 @@ export class FileBlockDevice implements BlockDevice {
       const buffer = Buffer.alloc(length);
       let done = 0;
       while (done < length) {
-        const { bytesRead } = await handle.read(buffer, done, length - done, offset + done);
+        const bytesRead = await pread(handle.fd, buffer, done, length - done, offset + done);
         if (bytesRead === 0) break; // past the end of the file: the rest stays zeroes
         done += bytesRead;
       }
@@ -205,7 +206,7 @@ export class FileBlockDevice implements BlockDevice {
 async function writeAll(handle: FileHandle, data: Buffer, offset: number): Promise<void> {
   let done = 0;
   while (done < data.length) {
-    const { bytesWritten } = await handle.write(data, done, data.length - done, offset + done);
+    const bytesWritten = await pwrite(handle.fd, data, done, data.length - done, offset + done);
     if (bytesWritten === 0) throw new BlockIoError('medium', `pwrite wrote nothing at ${offset + done}`);
     done += bytesWritten;
   }
@@ -217,4 +218,18 @@ async function writeZeroes(handle: FileHandle, offset: number, length: number): 
     const chunk = Math.min(zeroes.length, length - done);
     await writeAll(handle, zeroes.subarray(0, chunk), offset + done);
   }
+}
+
+// The callback forms of pread/pwrite on the handle's descriptor: on the hot path they cost about half
+// the CPU of FileHandle.read/write (measured by the bench's profile), for the same libuv work.
+function pread(fd: number, buffer: Buffer, at: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    fsRead(fd, buffer, at, length, position, (error, bytes) => (error ? reject(error) : resolve(bytes))),
+  );
+}
+
+function pwrite(fd: number, buffer: Buffer, at: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    fsWrite(fd, buffer, at, length, position, (error, bytes) => (error ? reject(error) : resolve(bytes))),
+  );
 }
