@@ -52,6 +52,8 @@ interface Connection {
   result: LoginResult | undefined;
   sawTraffic: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** Output is corked until the end of this tick. */
+  corked: boolean;
 }
 
 export class IscsiPortal {
@@ -130,6 +132,7 @@ export class IscsiPortal {
       result: undefined,
       sawTraffic: true,
       timer: undefined,
+      corked: false,
     };
     this.connections.add(connection);
     const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
@@ -315,9 +318,16 @@ export class IscsiPortal {
     const socket = connection.socket;
     if (socket.destroyed || !socket.writable) return;
     const parts = encodePduParts(pdu, connection.digests);
-    socket.cork();
+    // Cork once per tick: every PDU of this tick leaves in one writev.
+    if (!connection.corked) {
+      connection.corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        connection.corked = false;
+        socket.uncork();
+      });
+    }
     for (const part of parts) socket.write(part);
-    process.nextTick(() => socket.uncork());
     // Backpressure: an initiator that sends but does not read (a NOP-Out echo or Reject flood) must not
     // make us queue its answers without limit. Stop reading it until our output drains; one that never
     // reads again is reaped by the NOP-In check.

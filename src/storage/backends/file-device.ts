@@ -98,11 +98,15 @@ export class FileBlockDevice implements BlockDevice {
   read(offset: number, length: number): Promise<Buffer> {
     return this.#run(`read ${length} bytes at ${offset}`, async (handle) => {
       this.#checkRange(offset, length);
-      const buffer = Buffer.alloc(length);
+      // Not zero-filled up front: pread fills it, and a read past the end of the file is zeroed here.
+      const buffer = Buffer.allocUnsafe(length);
       let done = 0;
       while (done < length) {
         const bytesRead = await pread(handle.fd, buffer, done, length - done, offset + done);
-        if (bytesRead === 0) break; // past the end of the file: the rest stays zeroes
+        if (bytesRead === 0) {
+          buffer.fill(0, done);
+          break;
+        }
         done += bytesRead;
       }
       return buffer;
