@@ -14,7 +14,7 @@ const OPEN_PATHS = [/^\/metrics$/, /^\/api\/docs(\/|$)/, /^\/api\/openapi\.json$
 
 export class ApiAuth {
   readonly trustedSockets = new WeakSet<Socket>();
-  private readonly verified = new Map<string, { account: string; until: number }>();
+  private readonly verified = new Map<string, number>(); // digest of the header → valid until (ms)
 
   constructor(private readonly accounts: AccountsRepo) {}
 
@@ -27,17 +27,11 @@ export class ApiAuth {
     });
   }
 
-  /** Forgets cached credentials, e.g. after a password change. */
-  forget(): void {
-    this.verified.clear();
-  }
-
   private async checkBasic(request: FastifyRequest): Promise<void> {
     const header = request.headers.authorization;
     if (!header?.startsWith('Basic ')) throw unauthorized('credentials required (HTTP Basic, user admin)');
     const digest = createHash('sha256').update(header).digest('hex');
-    const cached = this.verified.get(digest);
-    if (cached && cached.until > Date.now()) return;
+    if ((this.verified.get(digest) ?? 0) > Date.now()) return;
     const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) throw unauthorized('malformed Basic credentials');
@@ -49,7 +43,7 @@ export class ApiAuth {
       throw unauthorized('wrong user name or password');
     }
     if (this.verified.size > 1000) this.verified.clear();
-    this.verified.set(digest, { account: name, until: Date.now() + CACHE_MS });
+    this.verified.set(digest, Date.now() + CACHE_MS);
   }
 }
 

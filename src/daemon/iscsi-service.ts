@@ -22,6 +22,8 @@ const VENDOR = 'TANDEM';
 const PRODUCT = 'TANDEM VOLUME';
 
 interface OpenLun {
+  readonly iqn: string;
+  readonly lun: number;
   readonly settingsKey: string;
   readonly volumeId: string;
   readonly device: FileBlockDevice;
@@ -99,10 +101,9 @@ export class IscsiService {
     return this.mutex.run(async () => {
       const served = new Map(this.catalog.served().map((t) => [t.iqn, t]));
       for (const [key, open] of this.luns) {
-        const [iqn, lunText] = splitKey(key);
-        const lun = served.get(iqn)?.luns.find((l) => l.lun === Number(lunText));
-        if (!lun || settingsKey(iqn, lun) !== open.settingsKey) {
-          this.targets.get(iqn)?.removeLogicalUnit(Number(lunText));
+        const lun = served.get(open.iqn)?.luns.find((l) => l.lun === open.lun);
+        if (!lun || settingsKey(open.iqn, lun) !== open.settingsKey) {
+          this.targets.get(open.iqn)?.removeLogicalUnit(open.lun);
           await this.closeLun(key, open);
         }
       }
@@ -167,7 +168,15 @@ export class IscsiService {
       },
     });
     this.log.info({ target: iqn, lun: lun.lun, volume: lun.volume }, 'LUN online');
-    return { settingsKey: settingsKey(iqn, lun), volumeId, device, unit, size: device.size };
+    return {
+      iqn,
+      lun: lun.lun,
+      settingsKey: settingsKey(iqn, lun),
+      volumeId,
+      device,
+      unit,
+      size: device.size,
+    };
   }
 
   private async closeLun(key: string, open: OpenLun): Promise<void> {
@@ -192,9 +201,4 @@ function settingsKey(iqn: string, lun: ServedLun): string {
     lun.naa,
     lun.thin,
   ]);
-}
-
-function splitKey(key: string): [string, string] {
-  const slash = key.lastIndexOf('/');
-  return [key.slice(0, slash), key.slice(slash + 1)];
 }

@@ -152,18 +152,7 @@ export class VolumeService {
   update(name: string, input: UpdateVolumeInput): Promise<VolumeView> {
     return this.mutex.run(async () => {
       const volume = this.get(name);
-      if (input.ioType !== undefined && volume.type !== 'iscsi') {
-        throw invalid(
-          'io-type-not-iscsi',
-          `I/O type applies to iSCSI volumes only; "${name}" is ${volume.type}`,
-        );
-      }
-      if (input.ioType !== undefined && !IO_TYPES.includes(input.ioType)) {
-        throw invalid('bad-io-type', `I/O type must be one of ${IO_TYPES.join(', ')}`);
-      }
-      if (input.worm !== undefined && volume.type !== 'nas') {
-        throw invalid('worm-not-nas', `WORM applies to NAS volumes only; "${name}" is ${volume.type}`);
-      }
+      checkTypeAttributes(name, volume.type, input.ioType, input.worm !== undefined);
       if (volume.worm && input.worm === false) {
         throw conflict('worm-permanent', `volume "${name}" is WORM; that cannot be turned off`);
       }
@@ -239,18 +228,7 @@ export class VolumeService {
     if (this.repos.volumes.byName(name)) throw conflict('volume-exists', `volume "${name}" already exists`);
     const pool = input.pool === undefined ? this.pools.defaultPool() : this.pools.get(input.pool);
     const size = checkSize(input.size, input.type);
-    if (input.ioType !== undefined && input.type !== 'iscsi') {
-      throw invalid(
-        'io-type-not-iscsi',
-        `I/O type (block/file) applies to iSCSI volumes only, not ${input.type}`,
-      );
-    }
-    if (input.ioType !== undefined && !IO_TYPES.includes(input.ioType)) {
-      throw invalid('bad-io-type', `I/O type must be one of ${IO_TYPES.join(', ')}`);
-    }
-    if (input.worm === true && input.type !== 'nas') {
-      throw invalid('worm-not-nas', `WORM applies to NAS volumes only, not ${input.type}`);
-    }
+    checkTypeAttributes(name, input.type, input.ioType, input.worm === true);
     if (input.provisioning === 'thick' && input.type === 'nas') {
       throw invalid(
         'thick-nas',
@@ -319,6 +297,28 @@ export function committedBytes(
   return (
     volume.size + volume.snapshotReserve + (volume.replication ? replicationMetadataBytes(volume.size) : 0)
   );
+}
+
+/** I/O type belongs to iSCSI volumes and WORM to NAS volumes; `wormRequested` says the request
+ * touches WORM at all. */
+function checkTypeAttributes(
+  name: string,
+  type: VolumeType,
+  ioType: IoType | undefined,
+  wormRequested: boolean,
+): void {
+  if (ioType !== undefined && type !== 'iscsi') {
+    throw invalid(
+      'io-type-not-iscsi',
+      `I/O type (block/file) applies to iSCSI volumes only; "${name}" is ${type}`,
+    );
+  }
+  if (ioType !== undefined && !IO_TYPES.includes(ioType)) {
+    throw invalid('bad-io-type', `I/O type must be one of ${IO_TYPES.join(', ')}`);
+  }
+  if (wormRequested && type !== 'nas') {
+    throw invalid('worm-not-nas', `WORM applies to NAS volumes only; "${name}" is ${type}`);
+  }
 }
 
 function checkSize(size: number, type: VolumeType): number {

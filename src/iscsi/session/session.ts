@@ -82,7 +82,6 @@ interface PendingWrite {
 interface TextContinuation {
   readonly ttt: number;
   readonly remaining: Buffer;
-  readonly itt: number;
 }
 
 export class IscsiSession {
@@ -602,7 +601,7 @@ export class IscsiSession {
     const max = this.params.initiatorMaxRecvDataSegmentLength;
     const more = text.length > max;
     const ttt = more ? this.newTtt() : RESERVED_TAG;
-    if (more) this.textContinuation = { ttt, remaining: text.subarray(max), itt };
+    if (more) this.textContinuation = { ttt, remaining: text.subarray(max) };
     this.ctx.send({
       bhs: {
         kind: 'text-response',
