@@ -12,6 +12,7 @@
 // Environment knobs (all optional):
 //   BENCH_READ_SECONDS   duration of each iscsi-perf run (default 10)
 //   BENCH_WRITE_SECONDS  target duration of each qemu-img bench run (default 5)
+//   BENCH_ROUNDS         measurements per row and target (default 3); the table shows the median
 //   BENCH_ONLY           comma list of rows: seq-read-128k,rand-read-4k,write-4k,write-128k
 //   BENCH_MODES          comma list of cache modes: wb,wt (default both)
 //   BENCH_TANDEM_NODE_ARGS  extra node flags for the Tandem daemon, space separated
@@ -69,6 +70,7 @@ const MODES = [
 
 const env = process.env;
 const READ_SECONDS = Number(env.BENCH_READ_SECONDS ?? 10);
+const ROUNDS = Math.max(1, Number(env.BENCH_ROUNDS ?? 3));
 const WRITE_SECONDS = Number(env.BENCH_WRITE_SECONDS ?? 5);
 const only = env.BENCH_ONLY ? env.BENCH_ONLY.split(',') : null;
 const modeIds = env.BENCH_MODES ? env.BENCH_MODES.split(',') : null;
@@ -286,16 +288,35 @@ function formatFigure(figure) {
   return `${figure.mibs.toFixed(1)} MiB/s (${iops} IOPS)`;
 }
 
+/** The figure with the median IOPS of a row's rounds (the lower middle one for an even count). */
+function median(figures) {
+  const sorted = [...figures].sort((a, b) => a.iops - b.iops);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
 function table(rows) {
-  const header = ['test', 'cache', 'Tandem', 'tgt', 'Tandem/tgt', 'daemon CPU µs/IO, Tandem / tgt'];
-  const body = rows.map((r) => [
-    r.test.label,
-    r.mode.label,
-    formatFigure(r.tandem),
-    formatFigure(r.tgt),
-    `${(r.tandem.iops / r.tgt.iops).toFixed(2)}x`,
-    `${r.tandem.cpuMicrosPerIo.toFixed(0)} / ${r.tgt.cpuMicrosPerIo.toFixed(0)}`,
-  ]);
+  const header = [
+    'test',
+    'cache',
+    'Tandem',
+    'tgt',
+    'Tandem/tgt',
+    'each round',
+    'daemon CPU µs/IO, Tandem / tgt',
+  ];
+  const body = rows.map((r) => {
+    const tandem = median(r.tandem);
+    const tgt = median(r.tgt);
+    return [
+      r.test.label,
+      r.mode.label,
+      formatFigure(tandem),
+      formatFigure(tgt),
+      `${(tandem.iops / tgt.iops).toFixed(2)}x`,
+      r.tandem.map((t, i) => (t.iops / r.tgt[i].iops).toFixed(2)).join(' '),
+      `${tandem.cpuMicrosPerIo.toFixed(0)} / ${tgt.cpuMicrosPerIo.toFixed(0)}`,
+    ];
+  });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
@@ -316,7 +337,9 @@ Written by \`npm run bench\` (bench/iscsi-vs-tgt.mjs) on ${startedAt.toISOString
 ${seconds.toFixed(0)} s. Both targets ran at the same time on loopback, each with one 1 GiB file-backed
 LUN in the same directory, prefilled with the same bytes (so reads hit allocated, page-cached data on
 both sides), and the same clients ran against each in turn (which one goes first alternates by row),
-after a few seconds of unmeasured warm-up I/O on each.
+after a few seconds of unmeasured warm-up I/O on each. Each row was measured ${ROUNDS} times per target
+(the order alternating each time); the table shows the median of each, the ratio of the medians and,
+under "each round", the ratio of every round, which shows how much the machine moved meanwhile.
 
 | machine | |
 |---|---|
@@ -438,20 +461,22 @@ export async function main() {
       await tandem.setWriteCache(mode.id === 'wb');
       await tgt.setWriteCache(mode.id === 'wb');
       for (const test of tests) {
-        const row = { test, mode };
-        // Alternate which target goes first, so neither always runs on a warmer or busier machine.
-        const order = turn++ % 2 === 0 ? [tandem, tgt] : [tgt, tandem];
-        for (const target of order) {
-          log(`${test.label}, ${mode.label}: ${target.name}`);
-          const figure =
-            test.kind === 'read'
-              ? await withCpu(target, () => iscsiPerf(target, test))
-              : await calibratedWrite(target, test);
-          row[target === tandem ? 'tandem' : 'tgt'] = figure;
-          log(
-            `  ${formatFigure(figure)} (${figure.detail}); daemon CPU ${figure.cpuPercent.toFixed(0)}% ` +
-              `of a core, ${figure.cpuMicrosPerIo.toFixed(0)} µs per I/O`,
-          );
+        const row = { test, mode, tandem: [], tgt: [] };
+        for (let round = 1; round <= ROUNDS; round++) {
+          // Alternate which target goes first, so neither always runs on a warmer or busier machine.
+          const order = turn++ % 2 === 0 ? [tandem, tgt] : [tgt, tandem];
+          for (const target of order) {
+            log(`${test.label}, ${mode.label}, round ${round}/${ROUNDS}: ${target.name}`);
+            const figure =
+              test.kind === 'read'
+                ? await withCpu(target, () => iscsiPerf(target, test))
+                : await calibratedWrite(target, test);
+            row[target === tandem ? 'tandem' : 'tgt'].push(figure);
+            log(
+              `  ${formatFigure(figure)} (${figure.detail}); daemon CPU ${figure.cpuPercent.toFixed(0)}% ` +
+                `of a core, ${figure.cpuMicrosPerIo.toFixed(0)} µs per I/O`,
+            );
+          }
         }
         rows.push(row);
       }

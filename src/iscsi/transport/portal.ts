@@ -52,7 +52,7 @@ interface Connection {
   result: LoginResult | undefined;
   sawTraffic: boolean;
   timer: NodeJS.Timeout | undefined;
-  /** Output is corked until the end of this tick. */
+  /** Output is corked until the check phase of this event loop iteration. */
   corked: boolean;
 }
 
@@ -318,11 +318,12 @@ export class IscsiPortal {
     const socket = connection.socket;
     if (socket.destroyed || !socket.writable) return;
     const parts = encodePduParts(pdu, connection.digests);
-    // Cork once per tick: every PDU of this tick leaves in one writev.
+    // Cork until the event loop's check phase: every PDU produced by this loop iteration's I/O callbacks
+    // (many reads complete in one poll phase at queue depth 32) leaves in one writev.
     if (!connection.corked) {
       connection.corked = true;
       socket.cork();
-      process.nextTick(() => {
+      setImmediate(() => {
         connection.corked = false;
         socket.uncork();
       });

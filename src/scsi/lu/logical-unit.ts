@@ -92,7 +92,17 @@ export interface LogicalUnitOptions {
 export const DEFAULT_MAX_TRANSFER_BYTES = 64 * 1024 * 1024;
 
 /** The key under which per-nexus state is kept. */
-export const nexusKey = (nexus: ItNexus): string => `${nexus.initiatorPort}|${nexus.targetPort}`;
+const nexusKeys = new WeakMap<ItNexus, string>();
+
+/** The nexus as a map key; a session passes the same nexus object with each command, so it is built once. */
+export function nexusKey(nexus: ItNexus): string {
+  let key = nexusKeys.get(nexus);
+  if (key === undefined) {
+    key = `${nexus.initiatorPort}|${nexus.targetPort}`;
+    nexusKeys.set(nexus, key);
+  }
+  return key;
+}
 
 /** Commands that change the medium: refused with WRITE PROTECTED on a read-only LU. */
 const WRITES: ReadonlySet<CommandOp> = new Set<CommandOp>([
@@ -250,7 +260,7 @@ export class LogicalUnit {
 
   #see(nexus: ItNexus): string {
     const key = nexusKey(nexus);
-    this.#nexuses.set(key, nexus);
+    if (this.#nexuses.get(key) !== nexus) this.#nexuses.set(key, nexus);
     this.#unitAttentions.see(key);
     return key;
   }

@@ -11,7 +11,7 @@
 //   later flush and FUA write rejects with it, and the device must be reopened (fsyncgate).
 // Durability: a write resolves in the page cache; `flush` (group committed, see group-commit.ts)
 // covers every write that resolved before it was called; a FUA write is a write and then a flush.
-import { read as fsRead, write as fsWrite } from 'node:fs';
+import { read as fsRead, readSync, write as fsWrite } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import {
   BlockIoError,
@@ -21,6 +21,8 @@ import {
   type WriteOptions,
 } from '../block-device.js';
 import { GroupCommit } from '../group-commit.js';
+import { Semaphore } from '../../lib/semaphore.js';
+import { InlineReadPolicy, type InlineReadPolicyOptions } from './inline-read-policy.js';
 import { toBlockIoError } from './io-errors.js';
 import { fileExtents, punchHole } from './sparse-file.js';
 
@@ -29,6 +31,11 @@ export interface FileBlockDeviceOptions {
   readonly readOnly?: boolean;
   /** Discards shorter than this write zeroes instead of spawning `fallocate` (default 64 KiB). */
   readonly punchThreshold?: number;
+  /** When reads run inline on the event loop (see inline-read-policy.ts); `false` never does. */
+  readonly inlineReads?: InlineReadPolicyOptions | false;
+  /** pwrites in flight at once (default 4): buffered writes to one file serialize on its inode lock,
+   * so more threads only contend for it (measured: 128 KiB writes cost a third more CPU with 16). */
+  readonly writesInFlight?: number;
 }
 
 const DEFAULT_PUNCH_THRESHOLD = 64 * 1024;
@@ -41,6 +48,8 @@ export class FileBlockDevice implements BlockDevice {
   readonly #pending = new Set<Promise<unknown>>();
   readonly #readOnly: boolean;
   readonly #punchThreshold: number;
+  readonly #inlineReads: InlineReadPolicy | null;
+  readonly #writeSlots: Semaphore;
   #size: number;
   #closed = false;
   #closing: Promise<void> | null = null;
@@ -57,6 +66,8 @@ export class FileBlockDevice implements BlockDevice {
     this.#readOnly = options.readOnly ?? false;
     this.#punchThreshold = options.punchThreshold ?? DEFAULT_PUNCH_THRESHOLD;
     this.#groupCommit = new GroupCommit(() => this.#datasync());
+    this.#writeSlots = new Semaphore(options.writesInFlight ?? 4);
+    this.#inlineReads = options.inlineReads === false ? null : new InlineReadPolicy(options.inlineReads);
   }
 
   /** Opens an existing image file (created by image-file.ts); its size is the device's size. */
@@ -101,6 +112,7 @@ export class FileBlockDevice implements BlockDevice {
       // Not zero-filled up front: pread fills it, and a read past the end of the file is zeroed here.
       const buffer = Buffer.allocUnsafe(length);
       let done = 0;
+      if (this.#inlineReads?.inline(length)) done = this.#readInline(handle.fd, buffer, offset);
       while (done < length) {
         const bytesRead = await pread(handle.fd, buffer, done, length - done, offset + done);
         if (bytesRead === 0) {
@@ -117,7 +129,7 @@ export class FileBlockDevice implements BlockDevice {
     await this.#run(`write ${data.length} bytes at ${offset}`, async (handle) => {
       this.#checkWritable();
       this.#checkRange(offset, data.length);
-      await writeAll(handle, data, offset);
+      await this.#writeSlots.run(() => writeAll(handle, data, offset));
     });
     if (options.fua) await this.flush();
   }
@@ -195,6 +207,15 @@ export class FileBlockDevice implements BlockDevice {
       this.#syncError ??= wrapped;
       throw wrapped;
     }
+  }
+
+  /** One pread on the event loop thread, timed for the policy; returns the bytes read. */
+  #readInline(fd: number, buffer: Buffer, offset: number): number {
+    const started = process.hrtime.bigint();
+    const bytesRead = readSync(fd, buffer, 0, buffer.length, offset);
+    this.#inlineReads?.record(Number(process.hrtime.bigint() - started));
+    if (bytesRead === 0) buffer.fill(0);
+    return bytesRead === 0 ? buffer.length : bytesRead;
   }
 
   #checkWritable(): void {

@@ -1,7 +1,7 @@
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlockIoError } from '../../../../src/storage/block-device.js';
@@ -56,6 +56,29 @@ describe('FileBlockDevice', () => {
     assert.deepEqual(around.subarray(5, 5005), pattern(5000, 4095));
     assert.deepEqual(around.subarray(5005), Buffer.alloc(5));
     assert.equal((await dev.read(17, 0)).length, 0);
+  });
+
+  it('reads the same bytes inline and through the thread pool, zero past a truncated end', async (t) => {
+    const dir = tempDir(t);
+    const path = join(dir, 'volume.img');
+    await createImageFile(path, 1 * MiB, 'thin');
+    const inline = await FileBlockDevice.open(path, { inlineReads: { maxLength: 1 * MiB } });
+    const pooled = await FileBlockDevice.open(path, { inlineReads: false });
+    t.after(() => Promise.all([inline.close(), pooled.close()]));
+    await inline.write(4095, pattern(70_000, 3));
+    for (const [offset, length] of [
+      [0, 4096],
+      [4000, 80_000],
+      [1 * MiB - 512, 512],
+    ] as const) {
+      assert.deepEqual(await inline.read(offset, length), await pooled.read(offset, length));
+    }
+    // Someone shrinks the file under the open device: the missing tail reads as zeroes, both ways.
+    truncateSync(path, 8192);
+    const expected = Buffer.concat([pattern(70_000, 3).subarray(0, 8192 - 4095), Buffer.alloc(100)]);
+    assert.deepEqual(await inline.read(4095, 8192 - 4095 + 100), expected);
+    assert.deepEqual(await pooled.read(4095, 8192 - 4095 + 100), expected);
+    assert.deepEqual(await inline.read(65_536, 4096), Buffer.alloc(4096));
   });
 
   it('discard gives the blocks back and the range reads as zeroes', async (t) => {

@@ -1,0 +1,71 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { InlineReadPolicy } from '../../../../src/storage/backends/inline-read-policy.js';
+
+const FAST = 5_000; // ns: a page-cache hit
+const SLOW = 8_000_000; // ns: a disk read
+
+function policy() {
+  const clock = { ms: 0 };
+  const inline = new InlineReadPolicy({
+    maxLength: 64 * 1024,
+    missNanoseconds: 300_000,
+    backoffMs: 1000,
+    maxBackoffMs: 4000,
+    now: () => clock.ms,
+  });
+  return { clock, inline };
+}
+
+describe('InlineReadPolicy', () => {
+  it('reads inline while reads are fast, and never above the length limit', () => {
+    const { inline } = policy();
+    for (let i = 0; i < 100; i++) {
+      assert.equal(inline.inline(4096), true);
+      inline.record(FAST);
+    }
+    assert.equal(inline.inline(64 * 1024), true);
+    assert.equal(inline.inline(64 * 1024 + 1), false);
+    assert.equal(inline.misses, 0);
+  });
+
+  it('backs off after a miss, doubling up to the cap while misses continue', () => {
+    const { clock, inline } = policy();
+    inline.record(SLOW);
+    assert.equal(inline.misses, 1);
+    assert.equal(inline.inline(4096), false);
+    clock.ms = 999;
+    assert.equal(inline.inline(4096), false);
+    clock.ms = 1000;
+    assert.equal(inline.inline(4096), true);
+    inline.record(SLOW); // still cold: 2 s now
+    clock.ms = 2999;
+    assert.equal(inline.inline(4096), false);
+    clock.ms = 3000;
+    inline.record(SLOW); // 4 s
+    clock.ms = 6999;
+    assert.equal(inline.inline(4096), false);
+    clock.ms = 7000;
+    inline.record(SLOW); // capped at 4 s
+    clock.ms = 10_999;
+    assert.equal(inline.inline(4096), false);
+    clock.ms = 11_000;
+    assert.equal(inline.inline(4096), true);
+    assert.equal(inline.misses, 4);
+  });
+
+  it('starts again from the short back-off once reads have stayed fast for a period', () => {
+    const { clock, inline } = policy();
+    inline.record(SLOW); // back-off 1 s, next 2 s
+    clock.ms = 1000;
+    inline.record(SLOW); // back-off 2 s (until 3000), next 4 s
+    clock.ms = 3000;
+    inline.record(FAST); // fast, but too soon to call the cache warm
+    clock.ms = 7000;
+    inline.record(FAST); // fast a whole period after the back-off: warm again
+    inline.record(SLOW);
+    assert.equal(inline.inline(4096), false);
+    clock.ms = 8000;
+    assert.equal(inline.inline(4096), true, 'the back-off after a warm period is the short one again');
+  });
+});
