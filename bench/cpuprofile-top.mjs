@@ -1,9 +1,10 @@
 // Summarizes a V8 .cpuprofile (from `node --cpu-prof`): the functions with the most self time, and the
 // share of time outside JavaScript ((idle), (program), (garbage collector)).
-//   node bench/cpuprofile-top.mjs FILE.cpuprofile [N]
+//   node bench/cpuprofile-top.mjs FILE.cpuprofile [N] [FROM-SECOND] [TO-SECOND]
+// (the optional window, in seconds from the start of the profile, picks one phase of a bench run)
 import { readFileSync } from 'node:fs';
 
-const [file, count = '25'] = process.argv.slice(2);
+const [file, count = '25', from = '0', to = 'Infinity'] = process.argv.slice(2);
 if (!file) {
   process.stderr.write('usage: node bench/cpuprofile-top.mjs FILE.cpuprofile [N]\n');
   process.exit(2);
@@ -12,8 +13,12 @@ const profile = JSON.parse(readFileSync(file, 'utf8'));
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const selfMicros = new Map();
 // timeDeltas[i] is the time before samples[i]; charge it to that sample's node.
+let at = 0;
 profile.samples.forEach((id, i) => {
-  selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  const delta = profile.timeDeltas[i] ?? 0;
+  at += delta;
+  if (at < Number(from) * 1e6 || at > Number(to) * 1e6) return;
+  selfMicros.set(id, (selfMicros.get(id) ?? 0) + delta);
 });
 const byFunction = new Map();
 let total = 0;

@@ -52,9 +52,14 @@ import { WriteCollector } from './write-collector.js';
 
 /** The largest write a single command may carry (bigger ones get CHECK CONDITION from the LU). */
 export const MAX_WRITE_BYTES = 64 * 1024 * 1024;
-/** Data-Out buffered for one session's writes at once; more waits as TASK SET FULL, so a window of
- * huge writes cannot exhaust memory. */
-export const MAX_PENDING_WRITE_BYTES = 256 * 1024 * 1024;
+/** Data-Out buffered for one session's writes at once; more is refused with TASK SET FULL (the
+ * initiator retries later), so a window of huge writes left unfinished cannot exhaust memory. A
+ * busy initiator at queue depth 128 with 512 KiB writes needs 64 MiB. */
+export const MAX_PENDING_WRITE_BYTES = 64 * 1024 * 1024;
+/** Data-In of one session's reads in execution plus its output not yet taken by the socket; more is
+ * refused with TASK SET FULL, so an initiator that asks for reads but does not read its socket cannot
+ * make the target buffer without limit. */
+export const MAX_PENDING_READ_BYTES = 64 * 1024 * 1024;
 
 export interface SessionContext {
   readonly params: OperationalParams;
@@ -68,6 +73,8 @@ export interface SessionContext {
   /** Answers SendTargets for this session. */
   readonly sendTargets: (value: string) => TextPair[];
   readonly send: (pdu: OutgoingPdu) => void;
+  /** Bytes handed to `send` that the connection has not yet written to its socket. */
+  readonly outputBacklog: () => number;
   readonly close: (reason: string) => void;
   readonly log: (event: string, details?: Record<string, unknown>) => void;
 }
@@ -91,6 +98,7 @@ export class IscsiSession {
   private readonly writes = new Map<number, PendingWrite>(); // ITT → write collecting Data-Out
   private readonly running = new Set<number>(); // ITTs executing in the device
   private pendingWriteBytes = 0; // Data-Out buffers held by `writes`
+  private pendingReadBytes = 0; // Data-In of READs executing
   private nextTtt = 1;
   private textContinuation: TextContinuation | undefined;
   private negotiation: NegotiationState;
@@ -294,6 +302,17 @@ export class IscsiSession {
       this.reject(pdu, REJECT_REASON.protocolError);
       return;
     }
+    if (command.read && command.expectedDataTransferLength > 0) {
+      const wanted = this.pendingReadBytes + command.expectedDataTransferLength + this.ctx.outputBacklog();
+      if (wanted > MAX_PENDING_READ_BYTES && this.pendingReadBytes + this.ctx.outputBacklog() > 0) {
+        this.sendScsiResponse(
+          command,
+          { response: SCSI_RESPONSE.commandCompleted, status: ScsiStatus.TASK_SET_FULL },
+          0,
+        );
+        return;
+      }
+    }
     void this.execute(command, lun, cdb, undefined, 0);
   }
 
@@ -381,6 +400,8 @@ export class IscsiSession {
     if (!device || !nexus) return;
     const itt = command.initiatorTaskTag;
     this.running.add(itt);
+    const readBytes = command.read ? command.expectedDataTransferLength : 0;
+    this.pendingReadBytes += readBytes;
     let result;
     try {
       result = await device.execute({
@@ -397,6 +418,8 @@ export class IscsiSession {
       result = undefined;
     } finally {
       this.running.delete(itt);
+      // Its Data-In goes to the connection's output next, which outputBacklog() counts from then on.
+      this.pendingReadBytes -= readBytes;
     }
     if (this.closed) return;
     if (!result) {

@@ -280,6 +280,7 @@ export class IscsiPortal {
           ],
         }),
       send: (pdu) => this.send(connection, pdu),
+      outputBacklog: () => connection.socket.writableLength,
       close: (reason) => {
         this.log.debug({ reason }, 'closing connection');
         socket.end();

@@ -209,116 +209,107 @@ describe('iSCSI robustness: floods of unsolicited data', () => {
     assert.ok(result === undefined || r.sent >= MIN_SENT, `${report}: neither backpressure nor a full flood`);
   });
 
-  // Known gaps, kept as `todo` so they run and report without failing the suite (see the report of the
-  // robustness work): the session bounds neither the number of tasks in flight nor the bytes they hold.
-  it(
-    'immediate READs from an initiator that does not read cannot queue unbounded Data-In',
-    { todo: 'needs a cap on tasks in flight per session (session.ts)' },
-    async () => {
-      const initiator = await loggedIn(target.port, 'iqn.2026-11.test:read-amp', 0x400000000105);
-      initiators.push(initiator);
-      await initiator.testUnitReady();
-      const blocks = (8 * MiB) / BLOCK;
-      // Real data, so the read buffers are resident rather than untouched zero pages.
-      const w = await initiator.command(write10(0, blocks), { writeData: Buffer.alloc(8 * MiB, 0x77) });
-      assert.equal(w.status, ScsiStatus.GOOD);
-      initiator.socket.pause();
-      gc();
-      const base = usage();
-      const peak = { ...base };
-      // 48 bytes each: 64 immediate READ (10) of 8 MiB ask for 512 MiB of Data-In.
-      const commands = Array.from({ length: 64 }, (_, i) =>
-        encodePdu({
-          bhs: {
-            kind: 'scsi-command',
-            immediate: true,
-            final: true,
-            read: true,
-            write: false,
-            attr: 1,
-            lun: lunField(0),
-            initiatorTaskTag: 0x30000 + i,
-            expectedDataTransferLength: 8 * MiB,
-            cmdSN: initiator.cmdSN,
-            expStatSN: initiator.expStatSN,
-            cdb: padCdb(read10(0, blocks)),
-          },
-        }),
-      );
-      await initiator.writeRaw(Buffer.concat(commands));
-      for (let i = 0; i < 40; i++) {
-        await sleep(50);
-        const u = usage();
-        peak.rss = Math.max(peak.rss, u.rss);
-        peak.heap = Math.max(peak.heap, u.heap);
-      }
-      initiator.destroy();
-      const growth = Math.max(peak.rss - base.rss, peak.heap - base.heap);
-      assert.ok(growth < GROWTH_BOUND, `memory grew ${(growth / MiB).toFixed(1)} MiB`);
-    },
-  );
+  // Reads and unfinished writes each have a per-session budget (session.ts): past it, TASK SET FULL.
+  it('immediate READs from an initiator that does not read cannot queue unbounded Data-In', async () => {
+    const initiator = await loggedIn(target.port, 'iqn.2026-11.test:read-amp', 0x400000000105);
+    initiators.push(initiator);
+    await initiator.testUnitReady();
+    const blocks = (8 * MiB) / BLOCK;
+    // Real data, so the read buffers are resident rather than untouched zero pages.
+    const w = await initiator.command(write10(0, blocks), { writeData: Buffer.alloc(8 * MiB, 0x77) });
+    assert.equal(w.status, ScsiStatus.GOOD);
+    initiator.socket.pause();
+    gc();
+    const base = usage();
+    const peak = { ...base };
+    // 48 bytes each: 64 immediate READ (10) of 8 MiB ask for 512 MiB of Data-In.
+    const commands = Array.from({ length: 64 }, (_, i) =>
+      encodePdu({
+        bhs: {
+          kind: 'scsi-command',
+          immediate: true,
+          final: true,
+          read: true,
+          write: false,
+          attr: 1,
+          lun: lunField(0),
+          initiatorTaskTag: 0x30000 + i,
+          expectedDataTransferLength: 8 * MiB,
+          cmdSN: initiator.cmdSN,
+          expStatSN: initiator.expStatSN,
+          cdb: padCdb(read10(0, blocks)),
+        },
+      }),
+    );
+    await initiator.writeRaw(Buffer.concat(commands));
+    for (let i = 0; i < 40; i++) {
+      await sleep(50);
+      const u = usage();
+      peak.rss = Math.max(peak.rss, u.rss);
+      peak.heap = Math.max(peak.heap, u.heap);
+    }
+    initiator.destroy();
+    const growth = Math.max(peak.rss - base.rss, peak.heap - base.heap);
+    assert.ok(growth < GROWTH_BOUND, `memory grew ${(growth / MiB).toFixed(1)} MiB`);
+  });
 
-  it(
-    'many unfinished large writes cannot pin unbounded memory',
-    { todo: 'needs a budget for Data-Out buffers per session (session.ts)' },
-    async () => {
-      const initiator = await loggedIn(target.port, 'iqn.2026-11.test:write-pin', 0x400000000106);
-      initiators.push(initiator);
-      await initiator.testUnitReady();
-      gc();
-      const base = usage();
-      // 40 writes of 8 MiB, each sent all but its last burst: 310 MiB the target must hold or refuse.
-      const writes = 40;
-      const size = 8 * MiB;
-      const data = Buffer.alloc(256 * 1024, 0x42);
-      for (let i = 0; i < writes; i++) {
-        const itt = 0x50000 + i;
-        await initiator.send({
-          bhs: {
-            kind: 'scsi-command',
-            immediate: true,
-            final: true,
-            read: false,
-            write: true,
-            attr: 1,
-            lun: lunField(0),
-            initiatorTaskTag: itt,
-            expectedDataTransferLength: size,
-            cmdSN: initiator.cmdSN,
-            expStatSN: initiator.expStatSN,
-            cdb: padCdb(write10(0, size / BLOCK)),
-          },
-        });
-        for (;;) {
-          const r2t = await initiator.waitFor(
-            (b) => b.kind === 'r2t' || b.kind === 'reject' || b.kind === 'scsi-response',
-          );
-          if (r2t === 'closed' || r2t.bhs.kind !== 'r2t') break;
-          if (r2t.bhs.bufferOffset + r2t.bhs.desiredDataTransferLength >= size) break; // leave the last burst
-          for (let at = 0; at < r2t.bhs.desiredDataTransferLength; at += data.length) {
-            await initiator.send({
-              bhs: {
-                kind: 'data-out',
-                final: at + data.length >= r2t.bhs.desiredDataTransferLength,
-                lun: lunField(0),
-                initiatorTaskTag: itt,
-                targetTransferTag: r2t.bhs.targetTransferTag,
-                expStatSN: initiator.expStatSN,
-                dataSN: at / data.length,
-                bufferOffset: r2t.bhs.bufferOffset + at,
-              },
-              data: data.subarray(0, Math.min(data.length, r2t.bhs.desiredDataTransferLength - at)),
-            });
-          }
+  it('many unfinished large writes cannot pin unbounded memory', async () => {
+    const initiator = await loggedIn(target.port, 'iqn.2026-11.test:write-pin', 0x400000000106);
+    initiators.push(initiator);
+    await initiator.testUnitReady();
+    gc();
+    const base = usage();
+    // 40 writes of 8 MiB, each sent all but its last burst: 310 MiB the target must hold or refuse.
+    const writes = 40;
+    const size = 8 * MiB;
+    const data = Buffer.alloc(256 * 1024, 0x42);
+    for (let i = 0; i < writes; i++) {
+      const itt = 0x50000 + i;
+      await initiator.send({
+        bhs: {
+          kind: 'scsi-command',
+          immediate: true,
+          final: true,
+          read: false,
+          write: true,
+          attr: 1,
+          lun: lunField(0),
+          initiatorTaskTag: itt,
+          expectedDataTransferLength: size,
+          cmdSN: initiator.cmdSN,
+          expStatSN: initiator.expStatSN,
+          cdb: padCdb(write10(0, size / BLOCK)),
+        },
+      });
+      for (;;) {
+        const r2t = await initiator.waitFor(
+          (b) => b.kind === 'r2t' || b.kind === 'reject' || b.kind === 'scsi-response',
+        );
+        if (r2t === 'closed' || r2t.bhs.kind !== 'r2t') break;
+        if (r2t.bhs.bufferOffset + r2t.bhs.desiredDataTransferLength >= size) break; // leave the last burst
+        for (let at = 0; at < r2t.bhs.desiredDataTransferLength; at += data.length) {
+          await initiator.send({
+            bhs: {
+              kind: 'data-out',
+              final: at + data.length >= r2t.bhs.desiredDataTransferLength,
+              lun: lunField(0),
+              initiatorTaskTag: itt,
+              targetTransferTag: r2t.bhs.targetTransferTag,
+              expStatSN: initiator.expStatSN,
+              dataSN: at / data.length,
+              bufferOffset: r2t.bhs.bufferOffset + at,
+            },
+            data: data.subarray(0, Math.min(data.length, r2t.bhs.desiredDataTransferLength - at)),
+          });
         }
       }
-      gc();
-      const now = usage();
-      const growth = Math.max(now.rss - base.rss, now.heap - base.heap);
-      initiator.destroy();
-      assert.ok(growth < GROWTH_BOUND, `memory grew ${(growth / MiB).toFixed(1)} MiB`);
-    },
-  );
+    }
+    gc();
+    const now = usage();
+    const growth = Math.max(now.rss - base.rss, now.heap - base.heap);
+    initiator.destroy();
+    assert.ok(growth < GROWTH_BOUND, `memory grew ${(growth / MiB).toFixed(1)} MiB`);
+  });
 
   it('a large READ stays correct after the floods', async () => {
     const initiator = await loggedIn(target.port, 'iqn.2026-11.test:after-flood', 0x400000000104);

@@ -7,7 +7,11 @@ import {
   DEFAULT_TARGET_LIMITS,
   INITIAL_NEGOTIATION_STATE,
 } from '../../../../src/iscsi/text/negotiate.js';
-import { IscsiSession, MAX_PENDING_WRITE_BYTES } from '../../../../src/iscsi/session/session.js';
+import {
+  IscsiSession,
+  MAX_PENDING_WRITE_BYTES,
+  MAX_PENDING_READ_BYTES,
+} from '../../../../src/iscsi/session/session.js';
 import type { ScsiTargetDevice, ScsiTaskRequest } from '../../../../src/scsi/lu/scsi-task.js';
 import { ScsiStatus } from '../../../../src/scsi/sense/status.js';
 
@@ -20,6 +24,7 @@ const nexus = {
 
 function harness() {
   const sent: OutgoingPdu[] = [];
+  const output = { backlog: 0 };
   const executed: ScsiTaskRequest[] = [];
   const device: ScsiTargetDevice = {
     execute: (request) => {
@@ -43,10 +48,11 @@ function harness() {
     commandWindow: 4,
     sendTargets: () => [],
     send: (pdu) => sent.push(pdu),
+    outputBacklog: () => output.backlog,
     close: () => undefined,
     log: () => undefined,
   });
-  return { session, sent, executed };
+  return { session, sent, executed, output };
 }
 
 function pdu(bhs: BhsFields, data: Buffer = Buffer.alloc(0)): Pdu {
@@ -136,6 +142,32 @@ describe('iSCSI session', () => {
     assert.ok(bhs?.kind === 'scsi-response');
     assert.equal(bhs.status, ScsiStatus.TASK_SET_FULL);
     assert.equal(bhs.initiatorTaskTag, 5);
+  });
+
+  it('refuses READs with TASK SET FULL while the output the initiator has not taken is over budget', async () => {
+    const { session, sent, executed, output } = harness();
+    output.backlog = MAX_PENDING_READ_BYTES - 1024; // an initiator that stopped reading its socket
+    session.handle(read(10, 1, 512)); // fits
+    session.handle(read(11, 2, 4096)); // does not
+    await tick();
+    assert.deepEqual(
+      executed.map((r) => r.tag),
+      [1],
+    );
+    const full = sent.filter(
+      (p) => p.bhs.kind === 'scsi-response' && p.bhs.status === ScsiStatus.TASK_SET_FULL,
+    );
+    assert.deepEqual(
+      full.map((p) => (p.bhs.kind === 'scsi-response' ? p.bhs.initiatorTaskTag : -1)),
+      [2],
+    );
+    output.backlog = 0; // it reads again
+    session.handle(read(12, 3, 4096));
+    await tick();
+    assert.deepEqual(
+      executed.map((r) => r.tag),
+      [1, 3],
+    );
   });
 
   it('echoes NOP-Out pings and rejects SNACK at ERL 0', () => {
