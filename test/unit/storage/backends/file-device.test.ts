@@ -58,14 +58,20 @@ describe('FileBlockDevice', () => {
     assert.equal((await dev.read(17, 0)).length, 0);
   });
 
-  it('reads the same bytes inline and through the thread pool, zero past a truncated end', async (t) => {
+  it('reads and writes the same bytes inline and through the thread pool, zero past a truncated end', async (t) => {
     const dir = tempDir(t);
     const path = join(dir, 'volume.img');
     await createImageFile(path, 1 * MiB, 'thin');
-    const inline = await FileBlockDevice.open(path, { inlineReads: { maxLength: 1 * MiB } });
-    const pooled = await FileBlockDevice.open(path, { inlineReads: false });
+    const inline = await FileBlockDevice.open(path, {
+      inlineReads: { maxLength: 1 * MiB },
+      inlineWrites: { maxLength: 1 * MiB },
+    });
+    const pooled = await FileBlockDevice.open(path, { inlineReads: false, inlineWrites: false });
     t.after(() => Promise.all([inline.close(), pooled.close()]));
     await inline.write(4095, pattern(70_000, 3));
+    await pooled.write(200_000, pattern(50_000, 4));
+    assert.deepEqual(await inline.read(200_000, 50_000), pattern(50_000, 4));
+    assert.deepEqual(await pooled.read(4095, 70_000), pattern(70_000, 3));
     for (const [offset, length] of [
       [0, 4096],
       [4000, 80_000],
@@ -236,6 +242,8 @@ describe('FileBlockDevice', () => {
     assert.ok(failure instanceof BlockIoError);
     assert.equal(failure.kind, 'no-space');
     assert.equal(failure.errno, 'ENOSPC');
+    // A small write runs inline on the event loop (inline-io-policy.ts): the same error, mapped the same.
+    await assert.rejects(dev.write(written + 256 * KiB, pattern(8 * KiB, 3)), isBlockIoError('no-space'));
 
     await dev.discard(0, 512 * KiB);
     await dev.write(written, pattern(256 * KiB, 2));

@@ -1,13 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { InlineReadPolicy } from '../../../../src/storage/backends/inline-read-policy.js';
+import { InlineIoPolicy } from '../../../../src/storage/backends/inline-io-policy.js';
 
 const FAST = 5_000; // ns: a page-cache hit
 const SLOW = 8_000_000; // ns: a disk read
 
 function policy() {
   const clock = { ms: 0 };
-  const inline = new InlineReadPolicy({
+  const inline = new InlineIoPolicy({
     maxLength: 64 * 1024,
     missNanoseconds: 300_000,
     backoffMs: 1000,
@@ -17,7 +17,7 @@ function policy() {
   return { clock, inline };
 }
 
-describe('InlineReadPolicy', () => {
+describe('InlineIoPolicy', () => {
   it('reads inline while reads are fast, and never above the length limit', () => {
     const { inline } = policy();
     for (let i = 0; i < 100; i++) {
