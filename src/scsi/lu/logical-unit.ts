@@ -51,7 +51,7 @@ import {
   type PrStateStore,
   type Registrant,
 } from './pr-state.js';
-import { RangeLock } from './range-lock.js';
+import { RangeLock } from '../../lib/range-lock.js';
 import { persistentReservationConflict, spc2Conflict } from './reservation-conflict.js';
 import type {
   ItNexus,

@@ -2,7 +2,7 @@
 // reports, the write cache setting and the range lock. The LU builds one per command from its current
 // state; executors never keep it.
 import type { BlockDevice } from '../../storage/block-device.js';
-import type { RangeLock } from '../lu/range-lock.js';
+import type { RangeLock } from '../../lib/range-lock.js';
 import type { BlockLimits } from '../spc/logical-unit.js';
 
 export interface BlockContext {

@@ -1,5 +1,5 @@
 // A BlockContext over a FakeDevice for the SBC executor tests.
-import { RangeLock } from '../../../../src/scsi/lu/range-lock.js';
+import { RangeLock } from '../../../../src/lib/range-lock.js';
 import type { BlockContext } from '../../../../src/scsi/sbc/block-context.js';
 import { blockLimits, type BlockLimits } from '../../../../src/scsi/spc/logical-unit.js';
 import { exampleLu } from '../example-lu.js';

@@ -1,4 +1,4 @@
-// A per-LU lock over ranges of logical blocks. Every command that writes takes it over the blocks it
+// A lock over ranges (of logical blocks for an LU, of bytes for a mirror). Every SCSI command that writes takes it over the blocks it
 // writes, and COMPARE AND WRITE takes it over its blocks for the read, the compare and the write, so
 // no other write can land between its compare and its write (SBC-3 §5.2: the command is atomic with
 // respect to every other command that writes those blocks; VMware ATS relies on it).

@@ -1,0 +1,164 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { BlockIoError } from '../../../src/storage/block-device.js';
+import { MemoryBlockDevice } from '../../../src/storage/backends/memory-device.js';
+import {
+  MirrorDevice,
+  type PeerDataPath,
+  type WriteIntentLog,
+} from '../../../src/replication/mirror-device.js';
+
+const SIZE = 1024 * 1024;
+
+/** A write-intent log that records what happened, in order. */
+function recordingLog() {
+  const events: string[] = [];
+  const dirty: [number, number][] = [];
+  const log: WriteIntentLog = {
+    activate: (offset, length) => {
+      events.push(`activate ${offset}+${length}`);
+      return undefined;
+    },
+    release: (offset, length) => events.push(`release ${offset}+${length}`),
+    markDirty: (offset, length) => {
+      events.push(`dirty ${offset}+${length}`);
+      dirty.push([offset, length]);
+    },
+  };
+  return { log, events, dirty };
+}
+
+/** A peer backed by its own memory device; `gate` lets a test hold its acknowledgements. */
+function fakePeer() {
+  const disk = new MemoryBlockDevice(SIZE);
+  const state = { fail: false, flushes: 0, held: [] as (() => void)[], hold: false };
+  const ack = async (): Promise<void> => {
+    if (state.hold) await new Promise<void>((resolve) => state.held.push(resolve));
+    if (state.fail) throw new Error('link down');
+  };
+  const peer: PeerDataPath = {
+    write: async (offset, data, fua) => {
+      await disk.write(offset, data, { fua });
+      await ack();
+    },
+    discard: async (offset, length) => {
+      await disk.discard(offset, length);
+      await ack();
+    },
+    flush: async () => {
+      state.flushes++;
+      await ack();
+    },
+  };
+  return { peer, disk, state };
+}
+
+function mirror(writable = true) {
+  const local = new MemoryBlockDevice(SIZE);
+  const { log, events, dirty } = recordingLog();
+  const lost: string[] = [];
+  const device = new MirrorDevice({
+    local,
+    log,
+    peerLost: (reason) => {
+      events.push('peer lost');
+      lost.push(reason);
+      return Promise.resolve();
+    },
+    writable: () => writable,
+  });
+  return { device, local, events, dirty, lost };
+}
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('MirrorDevice', () => {
+  it('completes a write only after both sides have it (protocol C)', async () => {
+    const { device, local, events } = mirror();
+    const { peer, disk, state } = fakePeer();
+    device.attachPeer(peer);
+    state.hold = true;
+    let done = false;
+    const write = device.write(4096, Buffer.alloc(4096, 7)).then(() => (done = true));
+    await tick();
+    await tick();
+    assert.equal(done, false, 'not complete while the peer has not acknowledged');
+    assert.deepEqual(await local.read(4096, 4096), Buffer.alloc(4096, 7));
+    state.hold = false;
+    for (const release of state.held.splice(0)) release();
+    await write;
+    assert.deepEqual(await disk.read(4096, 4096), Buffer.alloc(4096, 7));
+    assert.deepEqual(events, ['activate 4096+4096', 'release 4096+4096']);
+  });
+
+  it('sends flushes and FUA to the peer', async () => {
+    const { device } = mirror();
+    const { peer, state } = fakePeer();
+    const fuas: boolean[] = [];
+    device.attachPeer({ ...peer, write: (o, d, fua) => (fuas.push(fua), peer.write(o, d, fua)) });
+    await device.write(0, Buffer.alloc(512, 1), { fua: true });
+    await device.flush();
+    assert.deepEqual(fuas, [true]);
+    assert.equal(state.flushes, 1);
+  });
+
+  it('marks writes out of sync while the peer is away, and fences once before the first lone write', async () => {
+    const { device, events, dirty, lost } = mirror();
+    const { peer } = fakePeer();
+    device.attachPeer(peer);
+    await device.detachPeer('stopped');
+    await device.write(8192, Buffer.alloc(1000, 2));
+    await device.discard(65536, 4096);
+    assert.deepEqual(dirty, [
+      [8192, 1000],
+      [65536, 4096],
+    ]);
+    assert.deepEqual(lost, ['stopped']);
+    assert.equal(events.indexOf('peer lost') < events.indexOf('dirty 8192+1000'), true);
+  });
+
+  it('a peer that fails a write is fenced before the write completes, and the blocks are marked', async () => {
+    const { device, events, dirty, lost } = mirror();
+    const { peer, state } = fakePeer();
+    device.attachPeer(peer);
+    state.fail = true;
+    await device.write(0, Buffer.alloc(4096, 3));
+    assert.deepEqual(dirty, [[0, 4096]]);
+    assert.equal(lost.length, 1);
+    assert.equal(device.connected, false);
+    assert.deepEqual(events.slice(-3), ['dirty 0+4096', 'peer lost', 'release 0+4096']);
+    // Later writes do not try the peer again and do not fence again.
+    await device.write(4096, Buffer.alloc(4096, 4));
+    assert.equal(lost.length, 1);
+  });
+
+  it('a local failure is reported (MEDIUM ERROR upstairs) and the blocks count as out of sync', async () => {
+    const { device, local, dirty } = mirror();
+    const { peer } = fakePeer();
+    device.attachPeer(peer);
+    local.failNext('medium', 'write');
+    await assert.rejects(device.write(0, Buffer.alloc(512)), (e: unknown) => e instanceof BlockIoError);
+    assert.deepEqual(dirty, [[0, 512]]);
+  });
+
+  it('refuses writes on a secondary', async () => {
+    const { device } = mirror(false);
+    await assert.rejects(
+      device.write(0, Buffer.alloc(512)),
+      (e: unknown) => e instanceof BlockIoError && e.kind === 'unavailable',
+    );
+  });
+
+  it('holds application writes while a resync holds their region', async () => {
+    const { device } = mirror();
+    const release = await device.regions.acquire(0, 65536);
+    let done = false;
+    const write = device.write(4096, Buffer.alloc(512)).then(() => (done = true));
+    await tick();
+    await tick();
+    assert.equal(done, false);
+    release();
+    await write;
+    assert.equal(done, true);
+  });
+});
