@@ -10,6 +10,7 @@ import type { ApiContext } from './context.js';
 import { registerErrorHandler } from './errors.js';
 import { nodeRoutes } from './routes/node.js';
 import { poolRoutes } from './routes/pools.js';
+import { replicationRoutes } from './routes/replication.js';
 import { targetRoutes } from './routes/targets.js';
 import { volumeRoutes } from './routes/volumes.js';
 
@@ -40,5 +41,6 @@ export async function buildApiApp(ctx: ApiContext, auth: ApiAuth, logger: Logger
   await app.register(poolRoutes, { ctx });
   await app.register(volumeRoutes, { ctx });
   await app.register(targetRoutes, { ctx });
+  await app.register(replicationRoutes, { ctx });
   return app;
 }

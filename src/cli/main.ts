@@ -7,6 +7,7 @@ import { CliError } from './client.js';
 import { addClientOptions } from './command-kit.js';
 import { nodeCommand } from './commands/node.js';
 import { poolCommand } from './commands/pool.js';
+import { replicationCommand } from './commands/replication.js';
 import { serveCommand } from './commands/serve.js';
 import { targetCommand } from './commands/target.js';
 import { volumeCommand } from './commands/volume.js';
@@ -24,6 +25,7 @@ function buildProgram(): Command {
   program.addCommand(poolCommand());
   program.addCommand(volumeCommand());
   program.addCommand(targetCommand());
+  program.addCommand(replicationCommand());
   // Every command exits through our handler, so usage errors get exit code 2 and no stack trace.
   const exitOverride = (command: Command): void => {
     command.exitOverride();

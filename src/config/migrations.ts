@@ -85,6 +85,40 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    description: 'volume replication: per-volume mode and mirror server, the node pairing, replication tasks',
+    sql: `
+      CREATE TABLE replication_volume_settings (
+        volume_id     TEXT PRIMARY KEY REFERENCES volumes(id) ON DELETE CASCADE,
+        mode          TEXT NOT NULL CHECK (mode IN ('source', 'destination')),
+        mirror_server TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+      );
+      CREATE TABLE replication_pairing (
+        id               INTEGER PRIMARY KEY CHECK (id = 1),
+        node_name        TEXT NOT NULL,
+        peer_name        TEXT NOT NULL,
+        secret           TEXT NOT NULL,
+        tls              INTEGER NOT NULL DEFAULT 0 CHECK (tls IN (0, 1)),
+        tls_cert         TEXT,
+        tls_key          TEXT,
+        peer_fingerprint TEXT,
+        updated_at       TEXT NOT NULL
+      );
+      CREATE TABLE replication_tasks (
+        name          TEXT PRIMARY KEY,
+        direction     TEXT NOT NULL CHECK (direction IN ('source', 'reverse')),
+        volume_id     TEXT NOT NULL UNIQUE REFERENCES volumes(id) ON DELETE CASCADE,
+        remote_volume TEXT NOT NULL,
+        peer_address  TEXT NOT NULL,
+        enabled       INTEGER NOT NULL DEFAULT 0 CHECK (enabled IN (0, 1)),
+        rate_mode     TEXT NOT NULL DEFAULT 'dynamic' CHECK (rate_mode IN ('dynamic', 'fixed')),
+        rate_bytes    INTEGER NOT NULL CHECK (rate_bytes >= 0),
+        created_at    TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

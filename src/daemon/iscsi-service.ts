@@ -16,6 +16,7 @@ import { LogicalUnit } from '../scsi/lu/logical-unit.js';
 import { prStateFromJson, prStateToJson } from '../scsi/lu/pr-state-json.js';
 import { ScsiTarget } from '../scsi/lu/target-device.js';
 import { FileBlockDevice } from '../storage/backends/file-device.js';
+import type { BlockDevice } from '../storage/block-device.js';
 import type { ServedLun, ServedTarget, TargetCatalog } from '../targets/target-catalog.js';
 
 const VENDOR = 'TANDEM';
@@ -26,7 +27,9 @@ interface OpenLun {
   readonly lun: number;
   readonly settingsKey: string;
   readonly volumeId: string;
-  readonly device: FileBlockDevice;
+  readonly device: BlockDevice;
+  /** The device is the replication engine's mirror: flushed on close, never closed here. */
+  readonly borrowed: boolean;
   readonly unit: LogicalUnit;
   size: number;
 }
@@ -42,7 +45,13 @@ export class IscsiService {
   constructor(
     private readonly catalog: TargetCatalog,
     private readonly prStates: PrStateRepo,
-    private readonly options: { listen: HostPort; logger: Logger; revision: string },
+    private readonly options: {
+      listen: HostPort;
+      logger: Logger;
+      revision: string;
+      /** Replicated volumes are served through their mirror (or not at all on a secondary). */
+      devices?: VolumeDevices;
+    },
   ) {
     this.log = options.logger.child({ component: 'iscsi-service' });
     this.portal = new IscsiPortal({
@@ -63,6 +72,11 @@ export class IscsiService {
     this.unsubscribe = this.catalog.onChange(() => void this.sync());
     const address = await this.portal.listen();
     return { host: address.address, port: address.port };
+  }
+
+  /** Re-reads which device serves each volume (replication roles changed). */
+  refresh(): void {
+    void this.sync();
   }
 
   sessionsByTarget(): Map<string, number> {
@@ -102,7 +116,7 @@ export class IscsiService {
       const served = new Map(this.catalog.served().map((t) => [t.iqn, t]));
       for (const [key, open] of this.luns) {
         const lun = served.get(open.iqn)?.luns.find((l) => l.lun === open.lun);
-        if (!lun || settingsKey(open.iqn, lun) !== open.settingsKey) {
+        if (!lun || this.settingsKey(open.iqn, lun) !== open.settingsKey) {
           this.targets.get(open.iqn)?.removeLogicalUnit(open.lun);
           await this.closeLun(key, open);
         }
@@ -123,7 +137,7 @@ export class IscsiService {
       const key = `${served.iqn}/${lun.lun}`;
       const open = this.luns.get(key);
       if (open) {
-        if (open.size !== lun.size) {
+        if (open.size !== lun.size && open.device instanceof FileBlockDevice) {
           open.size = await open.device.refreshSize();
           open.unit.resized();
         }
@@ -143,7 +157,11 @@ export class IscsiService {
   }
 
   private async openLun(iqn: string, lun: ServedLun): Promise<OpenLun> {
-    const device = await FileBlockDevice.open(lun.path);
+    const replicated = this.options.devices?.deviceFor(lun.volumeId);
+    if (replicated === null) {
+      throw new Error(`volume ${lun.volume} is a replication secondary: it is served by the primary only`);
+    }
+    const device = replicated ?? (await FileBlockDevice.open(lun.path));
     const volumeId = lun.volumeId;
     const unit = new LogicalUnit({
       device,
@@ -171,9 +189,10 @@ export class IscsiService {
     return {
       iqn,
       lun: lun.lun,
-      settingsKey: settingsKey(iqn, lun),
+      settingsKey: this.settingsKey(iqn, lun),
       volumeId,
       device,
+      borrowed: replicated !== undefined,
       unit,
       size: device.size,
     };
@@ -186,12 +205,25 @@ export class IscsiService {
     } catch (error) {
       this.log.error({ lun: key, err: String(error) }, 'flush on close failed');
     }
-    await open.device.close();
+    if (!open.borrowed) await open.device.close();
+  }
+
+  private settingsKey(iqn: string, lun: ServedLun): string {
+    return settingsKey(iqn, lun, this.options.devices?.deviceKey(lun.volumeId) ?? 'plain');
   }
 }
 
-function settingsKey(iqn: string, lun: ServedLun): string {
+/** Where a replicated volume's device comes from (the replication service). */
+export interface VolumeDevices {
+  /** The device to serve; null: not served here now; undefined: not replicated, open the file. */
+  deviceFor(volumeId: string): BlockDevice | null | undefined;
+  /** Changes whenever deviceFor's answer does. */
+  deviceKey(volumeId: string): string;
+}
+
+function settingsKey(iqn: string, lun: ServedLun, deviceKey: string): string {
   return JSON.stringify([
+    deviceKey,
     iqn,
     lun.volumeId,
     lun.path,

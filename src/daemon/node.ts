@@ -21,12 +21,17 @@ import { PoolService } from '../volumes/pool-service.js';
 import { VolumeService } from '../volumes/volume-service.js';
 import { ensureAdminAccount } from './admin-account.js';
 import { IscsiService } from './iscsi-service.js';
+import { DEFAULT_REPLICATION_PORT, ReplicationService } from '../replication/replication-service.js';
 import { prepareDataDir, type DataDirPaths } from './data-dir.js';
 
 export interface NodeOptions {
   readonly dataDir: string;
   readonly api: HostPort;
   readonly iscsi: HostPort;
+  /** Where volume replication listens (default 0.0.0.0:7788). */
+  readonly replication?: HostPort;
+  /** This node's name towards its replication peer (default: the stored one, else the host name). */
+  readonly nodeName?: string;
   readonly adminPassword?: string;
   readonly logger: Logger;
 }
@@ -55,6 +60,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
 
   let servers: ApiServers | undefined;
   let iscsiService: IscsiService | undefined;
+  let replicationService: ReplicationService | undefined;
   try {
     const repos = createRepositories(db);
     const changes = new ChangeFeed();
@@ -83,12 +89,28 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       },
       changes,
     );
+    let devicesChanged = (): void => undefined;
+    const replication = new ReplicationService({
+      repos,
+      listen: options.replication ?? { host: '0.0.0.0', port: DEFAULT_REPLICATION_PORT },
+      nodeName: options.nodeName ?? host,
+      pathOf: (volume) => volumes.pathOf(volume),
+      isExported: (volumeId) => repos.targets.mappingOfVolume(volumeId) !== undefined,
+      logger,
+      onDevicesChanged: () => devicesChanged(),
+    });
+    replicationService = replication;
+    if (options.nodeName !== undefined) repos.replication.setNodeName(options.nodeName);
+    await replication.start();
+    targets.replicaGuard = (volumeId) => replication.exportRefusal(volumeId);
     const iscsi = new IscsiService(catalog, repos.prState, {
       listen: options.iscsi,
       logger,
       revision: VERSION.split('.').slice(0, 2).join('.'),
+      devices: replication,
     });
     iscsiService = iscsi;
+    devicesChanged = () => iscsi.refresh();
     const portalAddress = await iscsi.start();
     const metrics = createMetrics({
       pools,
@@ -107,10 +129,18 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       startedAt,
       api: apiAddress,
       iscsiPortal: formatHostPort(portalAddress),
+      replication: formatHostPort(
+        replication.listenAddress() ??
+          options.replication ?? { host: '0.0.0.0', port: DEFAULT_REPLICATION_PORT },
+      ),
     });
 
     const auth = new ApiAuth(repos.accounts);
-    const app = await buildApiApp({ pools, volumes, targets, catalog, metrics, node }, auth, logger);
+    const app = await buildApiApp(
+      { pools, volumes, targets, catalog, metrics, node, replication },
+      auth,
+      logger,
+    );
     servers = await startApiServers(app, auth, { tcp: options.api, socketPath: paths.socket });
     apiAddress = formatHostPort(servers.tcp);
     const info = node();
@@ -126,6 +156,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
           logger.info('node stopping');
           await running.close();
           await iscsi.close();
+          await replication.close();
           db.close();
           rmSync(paths.pidFile, { force: true });
           logger.info('node stopped');
@@ -136,6 +167,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   } catch (error) {
     await servers?.close().catch(() => undefined);
     await iscsiService?.close().catch(() => undefined);
+    await replicationService?.close().catch(() => undefined);
     db.close();
     rmSync(paths.pidFile, { force: true });
     throw error;

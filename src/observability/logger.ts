@@ -10,6 +10,9 @@ export const REDACTED_PATHS = [
   '*.password',
   '*.secret',
   '*.*.secret',
+  'tlsKey',
+  '*.tlsKey',
+  '*.*.tlsKey',
   'req.headers.authorization',
   'headers.authorization',
 ];

@@ -63,6 +63,9 @@ export interface TargetView {
 }
 
 export class TargetService {
+  /** Says why a volume may not be exported now (a replication secondary), or null. Set by the daemon. */
+  replicaGuard: (volumeId: string) => string | null = () => null;
+
   constructor(
     private readonly repos: Repositories,
     private readonly changes: ChangeFeed,
@@ -204,6 +207,8 @@ export class TargetService {
         `volume "${volume.name}" is a ${volume.type} volume; only iSCSI volumes can be LUNs`,
       );
     }
+    const refusal = this.replicaGuard(volume.id);
+    if (refusal !== null) throw conflict('volume-is-replica', `volume "${volume.name}" ${refusal}`);
     const mapping = this.repos.targets.mappingOfVolume(volume.id);
     const mappedHere = target.luns.find((l) => l.volumeId === volume.id);
     if ((mapping && mapping.iqn !== target.iqn) || mappedHere) {

@@ -4,6 +4,7 @@ import { AccountsRepo } from './accounts-repo.js';
 import { MetaRepo } from './meta-repo.js';
 import { PoolsRepo } from './pools-repo.js';
 import { PrStateRepo } from './pr-state-repo.js';
+import { ReplicationRepo } from './replication-repo.js';
 import { TargetsRepo } from './targets-repo.js';
 import { VolumesRepo } from './volumes-repo.js';
 
@@ -15,16 +16,19 @@ export interface Repositories {
   readonly volumes: VolumesRepo;
   readonly targets: TargetsRepo;
   readonly prState: PrStateRepo;
+  readonly replication: ReplicationRepo;
 }
 
 export function createRepositories(db: Db): Repositories {
+  const meta = new MetaRepo(db);
   return {
     db,
-    meta: new MetaRepo(db),
+    meta,
     accounts: new AccountsRepo(db),
     pools: new PoolsRepo(db),
     volumes: new VolumesRepo(db),
     targets: new TargetsRepo(db),
     prState: new PrStateRepo(db),
+    replication: new ReplicationRepo(db, meta),
   };
 }

@@ -15,12 +15,7 @@ export const DISK_STATES: readonly DiskState[] = [
 
 /** Where a replication task's connection is. */
 export type ConnectionState =
-  | 'standalone'
-  | 'connecting'
-  | 'connected'
-  | 'sync-source'
-  | 'sync-target'
-  | 'verifying';
+  'standalone' | 'connecting' | 'connected' | 'sync-source' | 'sync-target' | 'verifying';
 
 /**
  * Generation identifiers (DRBD's UUIDs), 64-bit random numbers. `current` names the data generation

@@ -1,0 +1,178 @@
+// The sync source's side of a resync: sends every out-of-sync region to the peer, clears its bits as
+// the peer acknowledges, paced by the rate controller (state/rate-controller.ts). Regions the thin
+// volume has not allocated go as discards, not as zeroes (SEEK_DATA through allocation()).
+//
+// Each region is held in the mirror's region lock from the read until the peer's acknowledgement, so
+// an application write to the same bytes waits and the peer never ends with older data. A resync that
+// stops (disconnect, crash) leaves the uncleared bits in the bitmap: the next one resumes from there.
+import type { Logger } from 'pino';
+import type { BlockDevice } from '../storage/block-device.js';
+import type { ResyncProgress } from './control.js';
+import type { ReplicationMetadata } from './metadata/replication-metadata.js';
+import type { MirrorDevice } from './mirror-device.js';
+import type { PeerChannel } from './peer/index.js';
+import { ResyncRateController } from './state/rate-controller.js';
+import type { ReplMessage } from './wire/index.js';
+
+/** The largest region sent in one message. */
+const CHUNK_BYTES = 1024 * 1024;
+/** Regions in flight at once at most (the rate controller usually allows fewer). */
+const MAX_IN_FLIGHT = 16;
+/** Metadata is flushed (cleared bits made durable) at least this often during a resync. */
+const FLUSH_EVERY_BYTES = 64 * 1024 * 1024;
+
+export interface ResyncOptions {
+  readonly channel: PeerChannel;
+  readonly device: MirrorDevice;
+  readonly local: BlockDevice;
+  readonly meta: ReplicationMetadata;
+  readonly rate: { readonly mode: 'dynamic' | 'fixed'; readonly bytesPerSecond: number };
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+export interface ResyncRun {
+  /** Resolves when nothing is out of sync any more; rejects when the peer failed a region. */
+  readonly done: Promise<void>;
+  progress(nowMs: number): ResyncProgress;
+  stop(): void;
+  /** Bytes sent as data (not counting regions sent as discards). */
+  readonly sentBytes: number;
+}
+
+export function runResync(options: ResyncOptions): ResyncRun {
+  const now = options.now ?? (() => performance.now());
+  const controller = new ResyncRateController(
+    options.rate.mode === 'fixed'
+      ? { mode: 'fixed', rateBytesPerSecond: options.rate.bytesPerSecond }
+      : { mode: 'dynamic', maxRateBytesPerSecond: options.rate.bytesPerSecond },
+  );
+  const total = options.meta.dirtyBytes;
+  let done = 0;
+  let sent = 0;
+  // Changed by callbacks (stop, a failed region): an object so every reader sees the change.
+  const flags: { stopped: boolean; failure: Error | undefined } = { stopped: false, failure: undefined };
+  let inFlightBytes = 0;
+  let inFlight = 0;
+  let lastLatency: number | undefined;
+  let sinceFlush = 0;
+  const halted = (): boolean => flags.stopped || flags.failure !== undefined;
+  const wake: (() => void)[] = [];
+  const notify = (): void => {
+    for (const resolve of wake.splice(0)) resolve();
+  };
+
+  const sendRegion = async (offset: number, length: number): Promise<void> => {
+    const release = await options.device.regions.acquire(offset, offset + length);
+    try {
+      if (flags.stopped) return;
+      const started = now();
+      for (const extent of await options.local.allocation(offset, length)) {
+        const message: ReplMessage = extent.mapped
+          ? {
+              type: 'resync-data',
+              offset: BigInt(extent.offset),
+              data: await options.local.read(extent.offset, extent.length),
+            }
+          : { type: 'discard', offset: BigInt(extent.offset), length: extent.length };
+        const reply = await options.channel.request(message);
+        if (reply.type !== 'ack' || reply.status !== 'ok') {
+          throw new Error(
+            `the peer refused resync data at ${extent.offset}: ${reply.type === 'ack' ? reply.message : reply.type}`,
+          );
+        }
+        if (extent.mapped) sent += extent.length;
+      }
+      options.meta.clearDirty(offset, length);
+      lastLatency = now() - started;
+      controller.record(now(), length, lastLatency);
+      done += length;
+      sinceFlush += length;
+    } finally {
+      release();
+    }
+  };
+
+  const loop = async (): Promise<void> => {
+    const running = new Set<Promise<void>>();
+    while (!halted()) {
+      let queued = false;
+      for (const region of options.meta.dirtyRuns(0, CHUNK_BYTES)) {
+        if (halted()) break;
+        // Pace: wait for a slot and for the controller's allowance.
+        for (;;) {
+          if (halted()) break;
+          const allowance = controller.allowance(now(), inFlightBytes, lastLatency);
+          if (inFlight < MAX_IN_FLIGHT && (allowance >= region.length || (inFlight === 0 && allowance > 0)))
+            break;
+          await Promise.race([new Promise<void>((resolve) => wake.push(resolve)), sleep(10)]);
+        }
+        if (halted()) break;
+        controller.sent(now(), region.length);
+        inFlight++;
+        inFlightBytes += region.length;
+        queued = true;
+        const task = sendRegion(region.offset, region.length)
+          .catch((error: unknown) => {
+            flags.failure ??= error instanceof Error ? error : new Error(String(error));
+          })
+          .finally(() => {
+            inFlight--;
+            inFlightBytes -= region.length;
+            running.delete(task);
+            notify();
+          });
+        running.add(task);
+        if (sinceFlush >= FLUSH_EVERY_BYTES) {
+          sinceFlush = 0;
+          await options.meta.flush();
+        }
+      }
+      await Promise.all([...running]);
+      if (!queued && options.meta.dirtyBytes === 0) break;
+      if (!queued) await sleep(10); // bits set by regions still being written elsewhere
+    }
+    await Promise.all([...running]);
+    await options.meta.flush();
+    if (flags.failure !== undefined) throw flags.failure;
+    if (flags.stopped) throw new Error('resync stopped');
+    // Everything the peer acknowledged must be durable there before it may call itself up to date.
+    const reply = await options.channel.request({ type: 'flush' });
+    if (reply.type !== 'ack' || reply.status !== 'ok')
+      throw new Error('the peer could not flush the resync data');
+  };
+
+  const started = now();
+  const donePromise = loop();
+  options.logger.info({ outOfSyncBytes: total }, 'resync started');
+  void donePromise.then(
+    () =>
+      options.logger.info(
+        { bytes: done, sentBytes: sent, seconds: ((now() - started) / 1000).toFixed(1) },
+        'resync complete',
+      ),
+    () => undefined,
+  );
+  return {
+    done: donePromise,
+    get sentBytes() {
+      return sent;
+    },
+    progress: (nowMs) => {
+      const remaining = options.meta.dirtyBytes;
+      const rate = controller.rateBytesPerSecond(nowMs);
+      return {
+        totalBytes: Math.max(total, done + remaining),
+        doneBytes: done,
+        bytesPerSecond: rate,
+        etaSeconds: controller.etaSeconds(remaining, nowMs) ?? null,
+      };
+    },
+    stop: () => {
+      flags.stopped = true;
+      notify();
+    },
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
