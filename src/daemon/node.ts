@@ -117,6 +117,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       volumes,
       catalog,
       sessionsByTarget: () => iscsi.sessionsByTarget(),
+      replicationTasks: () => replication.tasks(),
     });
     const startedAt = new Date().toISOString();
     let apiAddress = formatHostPort(options.api);

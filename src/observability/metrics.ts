@@ -4,6 +4,7 @@ import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PoolService } from '../volumes/pool-service.js';
 import type { VolumeService } from '../volumes/volume-service.js';
 import type { TargetCatalog } from '../targets/target-catalog.js';
+import type { TaskStatus } from '../replication/control.js';
 
 export interface MetricSources {
   readonly pools: PoolService;
@@ -11,11 +12,26 @@ export interface MetricSources {
   readonly catalog: TargetCatalog;
   /** Open iSCSI sessions per target; the portal provides it. */
   readonly sessionsByTarget: () => ReadonlyMap<string, number>;
+  /** Volume replication tasks of this node. */
+  readonly replicationTasks?: () => readonly TaskStatus[];
 }
+
+const CONNECTION_STATES = [
+  'standalone',
+  'connecting',
+  'connected',
+  'sync-source',
+  'sync-target',
+  'verifying',
+  'split-brain',
+  'unrelated-data',
+] as const;
+const DISK_STATES = ['up-to-date', 'consistent', 'inconsistent', 'outdated', 'unknown'] as const;
 
 export function createMetrics(sources: MetricSources): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tandem_process_' });
+  if (sources.replicationTasks) replicationMetrics(registry, sources.replicationTasks);
 
   new Gauge({
     name: 'tandem_pool_capacity_bytes',
@@ -93,4 +109,67 @@ export function createMetrics(sources: MetricSources): Registry {
     },
   });
   return registry;
+}
+
+/** Per replication task: one-hot state gauges (so alerts can say `== 1`), out-of-sync bytes, resync. */
+function replicationMetrics(registry: Registry, tasks: () => readonly TaskStatus[]): void {
+  const gauge = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    fill: (g: Gauge, task: TaskStatus) => void,
+  ): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const task of tasks()) fill(this, task);
+      },
+    });
+  };
+  gauge('tandem_replication_primary', "1 when this node is the task's primary", ['task'], (g, t) =>
+    g.set({ task: t.name }, t.role === 'primary' ? 1 : 0),
+  );
+  gauge(
+    'tandem_replication_connection',
+    "The task's connection state (1 for the current one)",
+    ['task', 'state'],
+    (g, t) => {
+      for (const state of CONNECTION_STATES) g.set({ task: t.name, state }, t.connection === state ? 1 : 0);
+    },
+  );
+  gauge(
+    'tandem_replication_disk',
+    'The disk state of this node (1 for the current one)',
+    ['task', 'state'],
+    (g, t) => {
+      for (const state of DISK_STATES) g.set({ task: t.name, state }, t.diskState === state ? 1 : 0);
+    },
+  );
+  gauge(
+    'tandem_replication_peer_disk',
+    "The peer's disk state as known here (1 for the current one)",
+    ['task', 'state'],
+    (g, t) => {
+      for (const state of DISK_STATES) g.set({ task: t.name, state }, t.peerDiskState === state ? 1 : 0);
+    },
+  );
+  gauge(
+    'tandem_replication_out_of_sync_bytes',
+    'Bytes marked out of sync in the write-intent bitmap',
+    ['task'],
+    (g, t) => g.set({ task: t.name }, t.outOfSyncBytes),
+  );
+  gauge(
+    'tandem_replication_resync_bytes_per_second',
+    'Resync rate (0 when no resync runs)',
+    ['task'],
+    (g, t) => g.set({ task: t.name }, t.resync?.bytesPerSecond ?? 0),
+  );
+  gauge('tandem_replication_resync_done_bytes', 'Bytes resynced by the running resync', ['task'], (g, t) =>
+    g.set({ task: t.name }, t.resync?.doneBytes ?? 0),
+  );
 }

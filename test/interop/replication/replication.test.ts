@@ -31,6 +31,17 @@ describe('volume replication between two nodes', { concurrency: false }, () => {
     assert.equal(statusB.role, 'secondary');
     assert.equal(statusB.diskState, 'up-to-date');
     assert.equal(sha256OfFile(await a.imagePath('src')), sha256OfFile(await b.imagePath('dst')));
+    // The initial sync of the thin 64 MiB volume sent no zeroes: its unallocated regions went as discards.
+    const initial = a.daemon
+      .output()
+      .split('\n')
+      .find((line) => line.includes('"resync complete"'));
+    assert.ok(initial);
+    assert.equal((JSON.parse(initial) as { sentBytes: number }).sentBytes, 0);
+    // Prometheus sees the same state.
+    const metrics = await a.call('GET', '/metrics');
+    assert.match(String(metrics.body), /tandem_replication_connection\{task="mirror1",state="connected"\} 1/);
+    assert.match(String(metrics.body), /tandem_replication_out_of_sync_bytes\{task="mirror1"\} 0/);
   });
 
   it('after a disconnect resyncs only the regions written meanwhile', async (t) => {
