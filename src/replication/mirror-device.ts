@@ -90,47 +90,22 @@ export class MirrorDevice implements BlockDevice {
     return this.#local.read(offset, length);
   }
 
-  async write(offset: number, data: Buffer, options: WriteOptions = {}): Promise<void> {
-    this.#checkWritable();
-    const length = data.length;
-    const pending = this.#log.activate(offset, length);
-    if (pending) await pending;
-    try {
-      const release = await this.regions.acquire(offset, offset + length);
-      try {
-        await this.#mirrored(
-          offset,
-          length,
-          (peer) => peer.write(offset, data, options.fua === true),
-          () => this.#local.write(offset, data, options),
-        );
-      } finally {
-        release();
-      }
-    } finally {
-      this.#log.release(offset, length);
-    }
+  write(offset: number, data: Buffer, options: WriteOptions = {}): Promise<void> {
+    return this.#change(
+      offset,
+      data.length,
+      (peer) => peer.write(offset, data, options.fua === true),
+      () => this.#local.write(offset, data, options),
+    );
   }
 
-  async discard(offset: number, length: number): Promise<void> {
-    this.#checkWritable();
-    const pending = this.#log.activate(offset, length);
-    if (pending) await pending;
-    try {
-      const release = await this.regions.acquire(offset, offset + length);
-      try {
-        await this.#mirrored(
-          offset,
-          length,
-          (peer) => peer.discard(offset, length),
-          () => this.#local.discard(offset, length),
-        );
-      } finally {
-        release();
-      }
-    } finally {
-      this.#log.release(offset, length);
-    }
+  discard(offset: number, length: number): Promise<void> {
+    return this.#change(
+      offset,
+      length,
+      (peer) => peer.discard(offset, length),
+      () => this.#local.discard(offset, length),
+    );
   }
 
   async flush(): Promise<void> {
@@ -151,6 +126,29 @@ export class MirrorDevice implements BlockDevice {
   /** Closes the local device; the engine has detached the peer first. */
   close(): Promise<void> {
     return this.#local.close();
+  }
+
+  /** A write or discard: its extents active in the log, its bytes locked against resync and verify,
+   * then applied on both sides. */
+  async #change(
+    offset: number,
+    length: number,
+    remote: (peer: PeerDataPath) => Promise<void>,
+    local: () => Promise<void>,
+  ): Promise<void> {
+    this.#checkWritable();
+    const pending = this.#log.activate(offset, length);
+    if (pending) await pending;
+    try {
+      const release = await this.regions.acquire(offset, offset + length);
+      try {
+        await this.#mirrored(offset, length, remote, local);
+      } finally {
+        release();
+      }
+    } finally {
+      this.#log.release(offset, length);
+    }
   }
 
   /** One change on both sides (protocol C), or on this side alone, marked, when the peer is away. */

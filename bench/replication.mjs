@@ -1,0 +1,278 @@
+// Volume replication benchmark: what protocol C costs a writer, and how fast a resync runs.
+//
+//   npm run bench -- replication
+//
+// Two Tandem daemons on this machine (loopback), paired. Node A exports two equal LUNs: `plain` (not
+// replicated) and `src` (replicated to node B's `dst`). The same qemu-img bench runs against both in
+// the same run, in turns: 4 KiB writes QD32 and 128 KiB writes QD16, write-through (the default: each
+// write durable on both nodes before its status) and write-back. Then the task is stopped, 256 MiB are
+// written through iSCSI, the task is started again and the resync is timed; the baseline is a plain
+// copy of the same bytes with dd (1 MiB blocks, fdatasync at the end) on the same filesystem.
+// Writes docs/results/replication-bench.md (the hand-written notes below its marker are kept).
+import { Buffer } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { runChecked, startDaemon, stopAll, stopChild } from './lib/children.mjs';
+import { filesystemOf, machineFacts } from './lib/machine.mjs';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const RESULTS = join(REPO, 'docs', 'results', 'replication-bench.md');
+const NOTES_MARKER = '<!-- notes: everything below this line is kept when the bench rewrites this file -->';
+const MiB = 1024 * 1024;
+const env = process.env;
+const ROUNDS = Math.max(1, Number(env.BENCH_ROUNDS ?? 3));
+const WRITE_SECONDS = Number(env.BENCH_WRITE_SECONDS ?? 4);
+const RESYNC_MIB = Number(env.BENCH_RESYNC_MIB ?? 256);
+const PASSWORD = randomBytes(12).toString('hex');
+const SECRET = randomBytes(24).toString('hex');
+
+const TESTS = [
+  { label: '4 KiB write QD32', bytes: 4096, depth: 32 },
+  { label: '128 KiB write QD16', bytes: 128 * 1024, depth: 16 },
+];
+
+function log(message) {
+  process.stderr.write(`[replication-bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+async function startNode(dir, name) {
+  const daemon = startDaemon(
+    name,
+    process.execPath,
+    [
+      join(REPO, 'bin', 'tandem'),
+      'serve',
+      '--data',
+      dir,
+      '--api',
+      '127.0.0.1:0',
+      '--iscsi',
+      '127.0.0.1:0',
+      '--replication',
+      '127.0.0.1:0',
+      '--node-name',
+      name,
+    ],
+    { cwd: REPO, env: { ...env, TANDEM_ADMIN_PASSWORD: PASSWORD } },
+  );
+  const ready = JSON.parse(await daemon.waitForLine(/"msg":"node ready"/, 60_000));
+  const call = async (method, path, body) => {
+    const response = await globalThis.fetch(`${ready.api}${path}`, {
+      method,
+      headers: {
+        authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${name}: ${method} ${path}: ${response.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+  return { daemon, call, portal: ready.iscsiPortal };
+}
+
+async function waitInSync(node, task) {
+  for (;;) {
+    const s = await node.call('GET', `/api/v1/replication/tasks/${task}`);
+    if (s.connection === 'connected' && s.outOfSyncBytes === 0 && s.peerDiskState === 'up-to-date') return s;
+    await sleep(50);
+  }
+}
+
+async function qemuBench(url, test, count) {
+  const args = ['bench', '-w', '-d', String(test.depth), '-s', String(test.bytes), '-c', String(count)];
+  args.push('-t', 'none', '-f', 'raw', url);
+  const result = await runChecked('qemu-img', args, { timeoutMs: 300_000 });
+  const seconds = Number(/Run completed in ([\d.]+) seconds/.exec(result.stdout)?.[1]);
+  if (!(seconds > 0)) throw new Error(`cannot parse qemu-img bench output:\n${result.stdout}`);
+  return { iops: count / seconds, mibs: (count * test.bytes) / seconds / MiB };
+}
+
+async function calibrated(url, test) {
+  const probeCount = test.bytes >= 65536 ? 300 : 2000;
+  const probe = await qemuBench(url, test, probeCount);
+  const count = Math.max(probeCount, Math.min(2_000_000, Math.round(probe.iops * WRITE_SECONDS)));
+  return qemuBench(url, test, count);
+}
+
+const median = (values) => [...values].sort((x, y) => x - y)[Math.floor((values.length - 1) / 2)];
+
+export async function main() {
+  const startedAt = new Date();
+  const base = env.BENCH_TMP ?? '/var/tmp';
+  const tmp = await mkdtemp(join(base, 'tandem-repl-bench-'));
+  try {
+    const fs = await filesystemOf(tmp);
+    const facts = await machineFacts(REPO);
+    log(`data in ${tmp} (${fs.type}); ${facts.cores} cores, load ${facts.load}`);
+    const a = await startNode(join(tmp, 'a'), 'bench-a');
+    const b = await startNode(join(tmp, 'b'), 'bench-b');
+    const pa = await a.call('PUT', '/api/v1/replication/pairing', { peerName: 'bench-b', secret: SECRET });
+    const pb = await b.call('PUT', '/api/v1/replication/pairing', { peerName: 'bench-a', secret: SECRET });
+    const size = '1GiB';
+    await a.call('POST', '/api/v1/volumes', { name: 'plain', type: 'iscsi', size });
+    await a.call('POST', '/api/v1/volumes', { name: 'src', type: 'iscsi', size, replication: true });
+    await b.call('POST', '/api/v1/volumes', { name: 'dst', type: 'iscsi', size, replication: true });
+    await b.call('PUT', '/api/v1/volumes/dst/replication', { mode: 'destination', mirrorServer: pa.listen });
+    await a.call('PUT', '/api/v1/volumes/src/replication', { mode: 'source', mirrorServer: pb.listen });
+    await a.call('POST', '/api/v1/replication/tasks', { name: 'bench', volume: 'src', remoteVolume: 'dst' });
+    await a.call('POST', '/api/v1/replication/tasks/bench/start');
+    await waitInSync(a, 'bench');
+    const iqnPlain = 'iqn.2026-11.local.tandem:plain';
+    const iqnRepl = 'iqn.2026-11.local.tandem:replicated';
+    await a.call('POST', '/api/v1/targets', { iqn: iqnPlain, luns: [{ lun: 0, volume: 'plain' }] });
+    await a.call('POST', '/api/v1/targets', { iqn: iqnRepl, luns: [{ lun: 0, volume: 'src' }] });
+    await sleep(500);
+    const urls = {
+      plain: `iscsi://${a.portal}/${iqnPlain}/0`,
+      replicated: `iscsi://${a.portal}/${iqnRepl}/0`,
+    };
+    // Warm-up: allocate both volumes' first blocks and let the JIT compile the paths.
+    for (const url of Object.values(urls)) await qemuBench(url, TESTS[0], 5000);
+
+    const rows = [];
+    for (const mode of ['write-through', 'write-back']) {
+      const wb = mode === 'write-back';
+      for (const iqn of [iqnPlain, iqnRepl]) {
+        await a.call('PATCH', `/api/v1/targets/${iqn}/luns/0`, { writeBack: wb });
+      }
+      await sleep(300);
+      for (const test of TESTS) {
+        const figures = { plain: [], replicated: [] };
+        for (let round = 0; round < ROUNDS; round++) {
+          const order = round % 2 === 0 ? ['plain', 'replicated'] : ['replicated', 'plain'];
+          for (const which of order) {
+            const figure = await calibrated(urls[which], test);
+            figures[which].push(figure);
+            log(`${test.label}, ${mode}, ${which}, round ${round + 1}: ${figure.mibs.toFixed(1)} MiB/s`);
+          }
+        }
+        const plain = median(figures.plain.map((f) => f.iops));
+        const replicated = median(figures.replicated.map((f) => f.iops));
+        rows.push({
+          test,
+          mode,
+          plain,
+          replicated,
+          rounds: figures.replicated.map((f, i) => f.iops / figures.plain[i].iops),
+        });
+      }
+    }
+
+    // Resync: stop, write RESYNC_MIB through iSCSI, start, time until in sync.
+    await a.call('PATCH', `/api/v1/targets/${iqnRepl}/luns/0`, { writeBack: true });
+    await a.call('POST', '/api/v1/replication/tasks/bench/stop');
+    const count = (RESYNC_MIB * MiB) / (1024 * 1024);
+    await runChecked(
+      'qemu-img',
+      [
+        'bench',
+        '-w',
+        '-d',
+        '8',
+        '-s',
+        String(MiB),
+        '-c',
+        String(count),
+        '-t',
+        'none',
+        '-f',
+        'raw',
+        '--pattern=90',
+        urls.replicated,
+      ],
+      { timeoutMs: 300_000 },
+    );
+    const stopped = await a.call('GET', '/api/v1/replication/tasks/bench');
+    const started = performance.now();
+    await a.call('POST', '/api/v1/replication/tasks/bench/start');
+    await waitInSync(a, 'bench');
+    const resyncSeconds = (performance.now() - started) / 1000;
+    const resyncMiBs = stopped.outOfSyncBytes / MiB / resyncSeconds;
+    log(
+      `resync of ${(stopped.outOfSyncBytes / MiB).toFixed(0)} MiB: ${resyncSeconds.toFixed(2)} s, ${resyncMiBs.toFixed(1)} MiB/s`,
+    );
+    const volume = await a.call('GET', '/api/v1/volumes/src');
+    const copyTarget = join(tmp, 'copy.img');
+    const copyStart = performance.now();
+    await runChecked(
+      'dd',
+      [
+        `if=${volume.path}`,
+        `of=${copyTarget}`,
+        'bs=1M',
+        `count=${RESYNC_MIB}`,
+        'conv=fdatasync',
+        'status=none',
+      ],
+      { timeoutMs: 300_000 },
+    );
+    const copySeconds = (performance.now() - copyStart) / 1000;
+    const copyMiBs = RESYNC_MIB / copySeconds;
+    log(`plain copy of ${RESYNC_MIB} MiB: ${copySeconds.toFixed(2)} s, ${copyMiBs.toFixed(1)} MiB/s`);
+
+    const table = [
+      '| test | cache | unreplicated | replicated (protocol C) | replicated/unreplicated | each round |',
+      '|---|---|---|---|---|---|',
+      ...rows.map(
+        (r) =>
+          `| ${r.test.label} | ${r.mode} | ${((r.plain * r.test.bytes) / MiB).toFixed(1)} MiB/s (${(r.plain / 1000).toFixed(1)}k IOPS) | ` +
+          `${((r.replicated * r.test.bytes) / MiB).toFixed(1)} MiB/s (${(r.replicated / 1000).toFixed(1)}k IOPS) | ` +
+          `${(r.replicated / r.plain).toFixed(2)}x | ${r.rounds.map((x) => x.toFixed(2)).join(' ')} |`,
+      ),
+      '',
+      '| resync | out of sync | time | rate | plain copy (dd, same bytes) | resync/copy |',
+      '|---|---|---|---|---|---|',
+      `| after ${RESYNC_MIB} MiB written while disconnected | ${(stopped.outOfSyncBytes / MiB).toFixed(0)} MiB | ${resyncSeconds.toFixed(2)} s | ${resyncMiBs.toFixed(1)} MiB/s | ${copyMiBs.toFixed(1)} MiB/s | ${(resyncMiBs / copyMiBs).toFixed(2)}x |`,
+    ].join('\n');
+    process.stdout.write(`\n${table}\n\n`);
+    if (env.BENCH_NO_RESULTS !== '1') {
+      let notes = '';
+      try {
+        const previous = await readFile(RESULTS, 'utf8');
+        const at = previous.indexOf(NOTES_MARKER);
+        if (at >= 0) notes = previous.slice(at + NOTES_MARKER.length).replace(/^\n+/, '');
+      } catch {
+        // first run
+      }
+      const seconds = ((Date.now() - startedAt.getTime()) / 1000).toFixed(0);
+      const text = `# Volume replication benchmark
+
+Written by \`npm run bench -- replication\` (bench/replication.mjs) on ${startedAt.toISOString()}; the run
+took ${seconds} s. Two Tandem daemons on one machine (${facts.cores} × ${facts.cpuModel}, ${fs.type}, load
+${facts.load} at start), paired over loopback, commit ${facts.commit}. Node A exports two 1 GiB thin LUNs:
+one unreplicated, one replicated with protocol C to node B. \`qemu-img bench -w -t none\` against each,
+in turns, ${ROUNDS} rounds (medians shown). Write-through: every write durable on both nodes before its
+status (fdatasync on both). The resync row: the task stopped, ${RESYNC_MIB} MiB written through iSCSI, the
+task started again, timed until both disks are up to date; the baseline copies the same bytes with
+\`dd bs=1M conv=fdatasync\` on the same filesystem. Both nodes share the 2 cores, so a replicated
+write pays for two targets' CPU on the same machine.
+
+${table}
+
+${NOTES_MARKER}
+
+${notes}`;
+      await mkdir(join(REPO, 'docs', 'results'), { recursive: true });
+      await writeFile(RESULTS, text.trimEnd() + '\n');
+      log(`wrote ${RESULTS}`);
+    }
+    await stopChild(a.daemon, 30_000);
+    await stopChild(b.daemon, 30_000);
+  } finally {
+    await stopAll();
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  main().catch((error) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}
