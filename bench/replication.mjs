@@ -26,6 +26,7 @@ const MiB = 1024 * 1024;
 const env = process.env;
 const ROUNDS = Math.max(1, Number(env.BENCH_ROUNDS ?? 3));
 const WRITE_SECONDS = Number(env.BENCH_WRITE_SECONDS ?? 4);
+const ONLY_RESYNC = env.BENCH_ONLY === 'resync';
 const RESYNC_MIB = Number(env.BENCH_RESYNC_MIB ?? 256);
 const PASSWORD = randomBytes(12).toString('hex');
 const SECRET = randomBytes(24).toString('hex');
@@ -120,7 +121,14 @@ export async function main() {
     await b.call('POST', '/api/v1/volumes', { name: 'dst', type: 'iscsi', size, replication: true });
     await b.call('PUT', '/api/v1/volumes/dst/replication', { mode: 'destination', mirrorServer: pa.listen });
     await a.call('PUT', '/api/v1/volumes/src/replication', { mode: 'source', mirrorServer: pb.listen });
-    await a.call('POST', '/api/v1/replication/tasks', { name: 'bench', volume: 'src', remoteVolume: 'dst' });
+    await a.call('POST', '/api/v1/replication/tasks', {
+      name: 'bench',
+      volume: 'src',
+      remoteVolume: 'dst',
+      ...(env.BENCH_RESYNC_FIXED
+        ? { rate: { mode: 'fixed', bytesPerSecond: Number(env.BENCH_RESYNC_FIXED) } }
+        : {}),
+    });
     await a.call('POST', '/api/v1/replication/tasks/bench/start');
     await waitInSync(a, 'bench');
     const iqnPlain = 'iqn.2026-11.local.tandem:plain';
@@ -136,7 +144,7 @@ export async function main() {
     for (const url of Object.values(urls)) await qemuBench(url, TESTS[0], 5000);
 
     const rows = [];
-    for (const mode of ['write-through', 'write-back']) {
+    for (const mode of ONLY_RESYNC ? [] : ['write-through', 'write-back']) {
       const wb = mode === 'write-back';
       for (const iqn of [iqnPlain, iqnRepl]) {
         await a.call('PATCH', `/api/v1/targets/${iqn}/luns/0`, { writeBack: wb });

@@ -15,7 +15,7 @@ import { ResyncRateController } from './state/rate-controller.js';
 import type { ReplMessage } from './wire/index.js';
 
 /** The largest region sent in one message. */
-const CHUNK_BYTES = 1024 * 1024;
+const CHUNK_BYTES = 4 * 1024 * 1024;
 /** Regions in flight at once at most (the rate controller usually allows fewer). */
 const MAX_IN_FLIGHT = 16;
 /** Metadata is flushed (cleared bits made durable) at least this often during a resync. */
@@ -45,7 +45,14 @@ export function runResync(options: ResyncOptions): ResyncRun {
   const controller = new ResyncRateController(
     options.rate.mode === 'fixed'
       ? { mode: 'fixed', rateBytesPerSecond: options.rate.bytesPerSecond }
-      : { mode: 'dynamic', maxRateBytesPerSecond: options.rate.bytesPerSecond },
+      : // DRBD's c-fill-target way: keep a fixed amount in flight (a few 4 MiB regions) and let the
+        // acknowledgements set the pace; a latency target misreads the time a 4 MiB region takes as
+        // congestion even on an idle link.
+        {
+          mode: 'dynamic',
+          maxRateBytesPerSecond: options.rate.bytesPerSecond,
+          fillTargetBytes: 8 * CHUNK_BYTES,
+        },
   );
   const total = options.meta.dirtyBytes;
   let done = 0;
