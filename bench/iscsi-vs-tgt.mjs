@@ -27,10 +27,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort, run, runChecked, startDaemon, stopAll, stopChild } from './lib/children.mjs';
 import { filesystemOf, machineFacts } from './lib/machine.mjs';
+import { qemuWriteBench } from './lib/qemu-bench.mjs';
+import { keptNotes, NOTES_MARKER } from './lib/results-file.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = join(REPO, 'docs', 'results', 'iscsi-bench.md');
-const NOTES_MARKER = '<!-- notes: everything below this line is kept when the bench rewrites this file -->';
 const LUN_BYTES = 2 ** 30;
 const TANDEM_IQN = 'iqn.2026-11.local.tandem:bench';
 const TGT_IQN = 'iqn.2026-11.local.tgt:bench';
@@ -262,13 +263,8 @@ async function iscsiPerf(target, test) {
   return { iops, ios: iops * READ_SECONDS, mibs: (iops * test.bytes) / MiB, detail: `${READ_SECONDS} s` };
 }
 
-async function qemuBench(target, test, count) {
-  const args = ['bench', '-w', '-d', String(test.depth), '-s', String(test.bytes), '-c', String(count)];
-  args.push('-t', 'none', '-f', 'raw', target.url);
-  const result = await runChecked('qemu-img', args, { timeoutMs: 180_000 });
-  const seconds = Number(/Run completed in ([\d.]+) seconds/.exec(result.stdout)?.[1]);
-  if (!(seconds > 0)) throw new Error(`cannot parse qemu-img bench output:\n${result.stdout}`);
-  return { iops: count / seconds, ios: count, mibs: (count * test.bytes) / seconds / MiB, seconds, count };
+function qemuBench(target, test, count) {
+  return qemuWriteBench(target.url, test, count, 180_000);
 }
 
 /** A short probe run (also a warm-up), then a run sized to take about WRITE_SECONDS. */
@@ -323,14 +319,7 @@ function table(rows) {
 }
 
 async function writeResults(rows, facts, fs, capacities, startedAt, seconds) {
-  let notes = '';
-  try {
-    const previous = await readFile(RESULTS, 'utf8');
-    const at = previous.indexOf(NOTES_MARKER);
-    if (at >= 0) notes = previous.slice(at + NOTES_MARKER.length).replace(/^\n+/, '');
-  } catch {
-    // first run
-  }
+  const notes = await keptNotes(RESULTS);
   const text = `# iSCSI benchmark: Tandem against tgt
 
 Written by \`npm run bench\` (bench/iscsi-vs-tgt.mjs) on ${startedAt.toISOString()}; the run took

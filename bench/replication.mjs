@@ -12,16 +12,17 @@
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { runChecked, startDaemon, stopAll, stopChild } from './lib/children.mjs';
 import { filesystemOf, machineFacts } from './lib/machine.mjs';
+import { qemuWriteBench } from './lib/qemu-bench.mjs';
+import { keptNotes, NOTES_MARKER } from './lib/results-file.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = join(REPO, 'docs', 'results', 'replication-bench.md');
-const NOTES_MARKER = '<!-- notes: everything below this line is kept when the bench rewrites this file -->';
 const MiB = 1024 * 1024;
 const env = process.env;
 const ROUNDS = Math.max(1, Number(env.BENCH_ROUNDS ?? 3));
@@ -85,14 +86,7 @@ async function waitInSync(node, task) {
   }
 }
 
-async function qemuBench(url, test, count) {
-  const args = ['bench', '-w', '-d', String(test.depth), '-s', String(test.bytes), '-c', String(count)];
-  args.push('-t', 'none', '-f', 'raw', url);
-  const result = await runChecked('qemu-img', args, { timeoutMs: 300_000 });
-  const seconds = Number(/Run completed in ([\d.]+) seconds/.exec(result.stdout)?.[1]);
-  if (!(seconds > 0)) throw new Error(`cannot parse qemu-img bench output:\n${result.stdout}`);
-  return { iops: count / seconds, mibs: (count * test.bytes) / seconds / MiB };
-}
+const qemuBench = (url, test, count) => qemuWriteBench(url, test, count);
 
 async function calibrated(url, test) {
   const probeCount = test.bytes >= 65536 ? 300 : 2000;
@@ -240,14 +234,7 @@ export async function main() {
     ].join('\n');
     process.stdout.write(`\n${table}\n\n`);
     if (env.BENCH_NO_RESULTS !== '1') {
-      let notes = '';
-      try {
-        const previous = await readFile(RESULTS, 'utf8');
-        const at = previous.indexOf(NOTES_MARKER);
-        if (at >= 0) notes = previous.slice(at + NOTES_MARKER.length).replace(/^\n+/, '');
-      } catch {
-        // first run
-      }
+      const notes = await keptNotes(RESULTS);
       const seconds = ((Date.now() - startedAt.getTime()) / 1000).toFixed(0);
       const text = `# Volume replication benchmark
 
