@@ -9,15 +9,34 @@
 // written through iSCSI, the task is started again and the resync is timed; the baseline is a plain
 // copy of the same bytes with dd (1 MiB blocks, fdatasync at the end) on the same filesystem.
 // Writes docs/results/replication-bench.md (the hand-written notes below its marker are kept).
+//
+// Pinning (default on a machine with 2 or more cores): node A runs on CPU 0, node B and the initiator
+// (qemu-img) on CPU 1, in both rows: so each node has a core of its own as on two machines, and the
+// unreplicated row runs under the very same pinning (node B idles on the initiator's core). The dd
+// baseline is not pinned.
+//
+// Environment knobs (all optional):
+//   BENCH_ROUNDS         measurements per row (default 3); the table shows the median
+//   BENCH_WRITE_SECONDS  target duration of each qemu-img bench run (default 4)
+//   BENCH_PIN            'A:B:client' CPU lists for taskset (default '0:1:1'); '0' or 'off': no pinning
+//   BENCH_ONLY=resync    only the resync row
+//   BENCH_RESYNC_MIB     bytes written while disconnected, MiB (default 256)
+//   BENCH_RESYNC_FIXED   resync at this fixed rate (bytes/s) instead of the dynamic controller
+//   BENCH_NODE_ARGS      extra node flags for both daemons, space separated
+//                        (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
+//   BENCH_TMP            parent directory of the volumes (default /var/tmp)
+//   BENCH_NO_RESULTS=1   do not write docs/results/replication-bench.md
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { runChecked, startDaemon, stopAll, stopChild } from './lib/children.mjs';
-import { filesystemOf, machineFacts } from './lib/machine.mjs';
+import { filesystemOf, machineFacts, processCpuSeconds } from './lib/machine.mjs';
+import { pinned } from './lib/pinning.mjs';
 import { qemuWriteBench } from './lib/qemu-bench.mjs';
 import { keptNotes, NOTES_MARKER } from './lib/results-file.mjs';
 
@@ -29,6 +48,8 @@ const ROUNDS = Math.max(1, Number(env.BENCH_ROUNDS ?? 3));
 const WRITE_SECONDS = Number(env.BENCH_WRITE_SECONDS ?? 4);
 const ONLY_RESYNC = env.BENCH_ONLY === 'resync';
 const RESYNC_MIB = Number(env.BENCH_RESYNC_MIB ?? 256);
+const NODE_ARGS = (env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+const PIN = pinning(env.BENCH_PIN);
 const PASSWORD = randomBytes(12).toString('hex');
 const SECRET = randomBytes(24).toString('hex');
 
@@ -37,30 +58,44 @@ const TESTS = [
   { label: '128 KiB write QD16', bytes: 128 * 1024, depth: 16 },
 ];
 
+/** CPU lists for node A, node B and the initiator, or undefined each (no pinning). */
+function pinning(setting) {
+  const unpinned = { a: undefined, b: undefined, client: undefined };
+  if (setting === '0' || setting === 'off') return unpinned;
+  if (setting === undefined || setting === '') {
+    return availableParallelism() >= 2 ? { a: '0', b: '1', client: '1' } : unpinned;
+  }
+  const [a, b, client] = setting.split(':');
+  if (!a || !b || !client || !/^[\d,-]+$/.test(`${a},${b},${client}`)) {
+    throw new Error(`BENCH_PIN must look like 0:1:1 (node A : node B : initiator), got ${setting}`);
+  }
+  return { a, b, client };
+}
+
 function log(message) {
   process.stderr.write(`[replication-bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
-async function startNode(dir, name) {
-  const daemon = startDaemon(
+async function startNode(dir, name, cpus) {
+  const [command, args] = pinned(cpus, process.execPath, [
+    ...NODE_ARGS,
+    join(REPO, 'bin', 'tandem'),
+    'serve',
+    '--data',
+    dir,
+    '--api',
+    '127.0.0.1:0',
+    '--iscsi',
+    '127.0.0.1:0',
+    '--replication',
+    '127.0.0.1:0',
+    '--node-name',
     name,
-    process.execPath,
-    [
-      join(REPO, 'bin', 'tandem'),
-      'serve',
-      '--data',
-      dir,
-      '--api',
-      '127.0.0.1:0',
-      '--iscsi',
-      '127.0.0.1:0',
-      '--replication',
-      '127.0.0.1:0',
-      '--node-name',
-      name,
-    ],
-    { cwd: REPO, env: { ...env, TANDEM_ADMIN_PASSWORD: PASSWORD } },
-  );
+  ]);
+  const daemon = startDaemon(name, command, args, {
+    cwd: REPO,
+    env: { ...env, TANDEM_ADMIN_PASSWORD: PASSWORD },
+  });
   const ready = JSON.parse(await daemon.waitForLine(/"msg":"node ready"/, 60_000));
   const call = async (method, path, body) => {
     const response = await globalThis.fetch(`${ready.api}${path}`, {
@@ -86,13 +121,17 @@ async function waitInSync(node, task) {
   }
 }
 
-const qemuBench = (url, test, count) => qemuWriteBench(url, test, count);
+const qemuBench = (url, test, count) => qemuWriteBench(url, test, count, 300_000, PIN.client);
 
-async function calibrated(url, test) {
+/** A run of about WRITE_SECONDS, with the CPU time each node used during it (µs per write). */
+async function calibrated(url, test, nodes) {
   const probeCount = test.bytes >= 65536 ? 300 : 2000;
   const probe = await qemuBench(url, test, probeCount);
   const count = Math.max(probeCount, Math.min(2_000_000, Math.round(probe.iops * WRITE_SECONDS)));
-  return qemuBench(url, test, count);
+  const before = await Promise.all(nodes.map((n) => processCpuSeconds(n.daemon.child.pid)));
+  const figure = await qemuBench(url, test, count);
+  const after = await Promise.all(nodes.map((n) => processCpuSeconds(n.daemon.child.pid)));
+  return { ...figure, cpuMicros: after.map((t, i) => ((t - before[i]) * 1e6) / count) };
 }
 
 const median = (values) => [...values].sort((x, y) => x - y)[Math.floor((values.length - 1) / 2)];
@@ -105,8 +144,8 @@ export async function main() {
     const fs = await filesystemOf(tmp);
     const facts = await machineFacts(REPO);
     log(`data in ${tmp} (${fs.type}); ${facts.cores} cores, load ${facts.load}`);
-    const a = await startNode(join(tmp, 'a'), 'bench-a');
-    const b = await startNode(join(tmp, 'b'), 'bench-b');
+    const a = await startNode(join(tmp, 'a'), 'bench-a', PIN.a);
+    const b = await startNode(join(tmp, 'b'), 'bench-b', PIN.b);
     const pa = await a.call('PUT', '/api/v1/replication/pairing', { peerName: 'bench-b', secret: SECRET });
     const pb = await b.call('PUT', '/api/v1/replication/pairing', { peerName: 'bench-a', secret: SECRET });
     const size = '1GiB';
@@ -149,9 +188,12 @@ export async function main() {
         for (let round = 0; round < ROUNDS; round++) {
           const order = round % 2 === 0 ? ['plain', 'replicated'] : ['replicated', 'plain'];
           for (const which of order) {
-            const figure = await calibrated(urls[which], test);
+            const figure = await calibrated(urls[which], test, [a, b]);
             figures[which].push(figure);
-            log(`${test.label}, ${mode}, ${which}, round ${round + 1}: ${figure.mibs.toFixed(1)} MiB/s`);
+            log(
+              `${test.label}, ${mode}, ${which}, round ${round + 1}: ${figure.mibs.toFixed(1)} MiB/s, ` +
+                `CPU µs/write A ${figure.cpuMicros[0].toFixed(0)} B ${figure.cpuMicros[1].toFixed(0)}`,
+            );
           }
         }
         const plain = median(figures.plain.map((f) => f.iops));
@@ -162,6 +204,11 @@ export async function main() {
           plain,
           replicated,
           rounds: figures.replicated.map((f, i) => f.iops / figures.plain[i].iops),
+          cpu: {
+            plainA: median(figures.plain.map((f) => f.cpuMicros[0])),
+            replicatedA: median(figures.replicated.map((f) => f.cpuMicros[0])),
+            replicatedB: median(figures.replicated.map((f) => f.cpuMicros[1])),
+          },
         });
       }
     }
@@ -171,8 +218,7 @@ export async function main() {
     await a.call('POST', '/api/v1/replication/tasks/bench/stop');
     const count = (RESYNC_MIB * MiB) / (1024 * 1024);
     await runChecked(
-      'qemu-img',
-      [
+      ...pinned(PIN.client, 'qemu-img', [
         'bench',
         '-w',
         '-d',
@@ -187,13 +233,21 @@ export async function main() {
         'raw',
         '--pattern=90',
         urls.replicated,
-      ],
+      ]),
       { timeoutMs: 300_000 },
     );
     const stopped = await a.call('GET', '/api/v1/replication/tasks/bench');
     const started = performance.now();
     await a.call('POST', '/api/v1/replication/tasks/bench/start');
     await waitInSync(a, 'bench');
+    if (env.BENCH_DEBUG)
+      log(
+        a.daemon.output
+          .split('\n')
+          .filter((l) => /resync|connected|decision/.test(l))
+          .slice(-6)
+          .join('\n'),
+      );
     const resyncSeconds = (performance.now() - started) / 1000;
     const resyncMiBs = stopped.outOfSyncBytes / MiB / resyncSeconds;
     log(
@@ -219,13 +273,14 @@ export async function main() {
     log(`plain copy of ${RESYNC_MIB} MiB: ${copySeconds.toFixed(2)} s, ${copyMiBs.toFixed(1)} MiB/s`);
 
     const table = [
-      '| test | cache | unreplicated | replicated (protocol C) | replicated/unreplicated | each round |',
-      '|---|---|---|---|---|---|',
+      '| test | cache | unreplicated | replicated (protocol C) | replicated/unreplicated | each round | CPU µs/write: unreplicated A; replicated A + B |',
+      '|---|---|---|---|---|---|---|',
       ...rows.map(
         (r) =>
           `| ${r.test.label} | ${r.mode} | ${((r.plain * r.test.bytes) / MiB).toFixed(1)} MiB/s (${(r.plain / 1000).toFixed(1)}k IOPS) | ` +
           `${((r.replicated * r.test.bytes) / MiB).toFixed(1)} MiB/s (${(r.replicated / 1000).toFixed(1)}k IOPS) | ` +
-          `${(r.replicated / r.plain).toFixed(2)}x | ${r.rounds.map((x) => x.toFixed(2)).join(' ')} |`,
+          `${(r.replicated / r.plain).toFixed(2)}x | ${r.rounds.map((x) => x.toFixed(2)).join(' ')} | ` +
+          `${r.cpu.plainA.toFixed(0)}; ${r.cpu.replicatedA.toFixed(0)} + ${r.cpu.replicatedB.toFixed(0)} |`,
       ),
       '',
       '| resync | out of sync | time | rate | plain copy (dd, same bytes) | resync/copy |',

@@ -50,3 +50,13 @@ export async function machineFacts(repoDir) {
     libiscsi,
   };
 }
+
+const CLOCK_TICKS = 100; // USER_HZ: /proc/PID/stat counts CPU time in 1/100 s on Linux
+
+/** CPU seconds (user + system, all threads) process `pid` has used so far, from /proc/PID/stat. */
+export async function processCpuSeconds(pid) {
+  const { readFile } = await import('node:fs/promises');
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime (fields 14, 15)
+}

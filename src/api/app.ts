@@ -8,10 +8,15 @@ import type { Logger } from '../observability/logger.js';
 import type { ApiAuth } from './auth.js';
 import type { ApiContext } from './context.js';
 import { registerErrorHandler } from './errors.js';
+import { datarepRoutes } from './routes/datarep.js';
+import { nasRoutes } from './routes/nas.js';
+import { networkRoutes } from './routes/network.js';
+import { failoverRoutes } from './routes/failover.js';
 import { nodeRoutes } from './routes/node.js';
 import { poolRoutes } from './routes/pools.js';
 import { replicationRoutes } from './routes/replication.js';
 import { targetRoutes } from './routes/targets.js';
+import { taskRoutes } from './routes/tasks.js';
 import { volumeRoutes } from './routes/volumes.js';
 
 export async function buildApiApp(ctx: ApiContext, auth: ApiAuth, logger: Logger): Promise<FastifyInstance> {
@@ -42,5 +47,10 @@ export async function buildApiApp(ctx: ApiContext, auth: ApiAuth, logger: Logger
   await app.register(volumeRoutes, { ctx });
   await app.register(targetRoutes, { ctx });
   await app.register(replicationRoutes, { ctx });
+  await app.register(failoverRoutes, { ctx });
+  await app.register(nasRoutes, { ctx });
+  await app.register(datarepRoutes, { ctx });
+  await app.register(taskRoutes, { ctx });
+  await app.register(networkRoutes, { ctx });
   return app;
 }

@@ -5,11 +5,17 @@ import { isTandemError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
 import { CliError } from './client.js';
 import { addClientOptions } from './command-kit.js';
+import { nasCommand } from './commands/nas.js';
+import { networkCommand } from './commands/network.js';
+import { demoCommand } from './commands/demo.js';
+import { failoverCommand } from './commands/failover.js';
+import { datarepCommand } from './commands/datarep.js';
 import { nodeCommand } from './commands/node.js';
 import { poolCommand } from './commands/pool.js';
 import { replicationCommand } from './commands/replication.js';
 import { serveCommand } from './commands/serve.js';
 import { targetCommand } from './commands/target.js';
+import { tasksCommand } from './commands/tasks.js';
 import { volumeCommand } from './commands/volume.js';
 import { printError } from './output.js';
 
@@ -26,6 +32,12 @@ function buildProgram(): Command {
   program.addCommand(volumeCommand());
   program.addCommand(targetCommand());
   program.addCommand(replicationCommand());
+  program.addCommand(datarepCommand());
+  program.addCommand(tasksCommand());
+  program.addCommand(failoverCommand());
+  program.addCommand(demoCommand());
+  program.addCommand(nasCommand());
+  program.addCommand(networkCommand());
   // Every command exits through our handler, so usage errors get exit code 2 and no stack trace.
   const exitOverride = (command: Command): void => {
     command.exitOverride();

@@ -119,6 +119,102 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    description: 'NAS: shares with their data replication access, NAS snapshots, NAS settings (agent)',
+    sql: `
+      CREATE TABLE nas_shares (
+        name              TEXT PRIMARY KEY,
+        volume_id         TEXT NOT NULL REFERENCES volumes(id) ON DELETE CASCADE,
+        relative_path     TEXT NOT NULL,
+        comment           TEXT NOT NULL DEFAULT '',
+        datarep_enabled   INTEGER NOT NULL DEFAULT 0 CHECK (datarep_enabled IN (0, 1)),
+        datarep_id        TEXT,
+        datarep_password  TEXT,
+        created_at        TEXT NOT NULL,
+        UNIQUE (volume_id, relative_path),
+        CHECK (datarep_enabled = 0 OR (datarep_id IS NOT NULL AND datarep_password IS NOT NULL))
+      );
+      CREATE TABLE nas_snapshots (
+        volume_id  TEXT NOT NULL REFERENCES volumes(id) ON DELETE CASCADE,
+        name       TEXT NOT NULL,
+        mode       TEXT NOT NULL CHECK (mode IN ('btrfs', 'reflink', 'copy')),
+        path       TEXT NOT NULL UNIQUE,
+        bytes      INTEGER NOT NULL CHECK (bytes >= 0),
+        read_only  INTEGER NOT NULL DEFAULT 1 CHECK (read_only IN (0, 1)),
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (volume_id, name)
+      );
+      CREATE TABLE nas_settings (
+        id                    INTEGER PRIMARY KEY CHECK (id = 1),
+        local_backup          INTEGER NOT NULL DEFAULT 0 CHECK (local_backup IN (0, 1)),
+        agent_enabled         INTEGER NOT NULL DEFAULT 0 CHECK (agent_enabled IN (0, 1)),
+        agent_port            INTEGER NOT NULL DEFAULT 873 CHECK (agent_port BETWEEN 1 AND 65535),
+        agent_address         TEXT NOT NULL DEFAULT '0.0.0.0',
+        agent_allowed_hosts   TEXT NOT NULL DEFAULT '[]',
+        agent_max_connections INTEGER NOT NULL DEFAULT 10 CHECK (agent_max_connections >= 1),
+        updated_at            TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 5,
+    description: 'data replication tasks and their schedules; the task log (all kinds of tasks)',
+    sql: `
+      CREATE TABLE datarep_tasks (
+        name              TEXT PRIMARY KEY,
+        source_share      TEXT NOT NULL,
+        destination_host  TEXT NOT NULL,
+        destination_port  INTEGER NOT NULL CHECK (destination_port BETWEEN 1 AND 65535),
+        destination_share TEXT NOT NULL,
+        agent_id          TEXT NOT NULL,
+        delete_extraneous INTEGER NOT NULL DEFAULT 0 CHECK (delete_extraneous IN (0, 1)),
+        bandwidth_limit   INTEGER CHECK (bandwidth_limit IS NULL OR bandwidth_limit > 0),
+        compress          INTEGER NOT NULL DEFAULT 0 CHECK (compress IN (0, 1)),
+        created_at        TEXT NOT NULL,
+        updated_at        TEXT NOT NULL
+      );
+      CREATE TABLE datarep_schedules (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_name  TEXT NOT NULL REFERENCES datarep_tasks(name) ON DELETE CASCADE,
+        spec       TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE task_log (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        time    TEXT NOT NULL,
+        name    TEXT NOT NULL,
+        type    TEXT NOT NULL,
+        status  TEXT NOT NULL CHECK (status IN ('ok', 'error', 'skipped', 'running')),
+        action  TEXT NOT NULL CHECK (action IN ('started', 'finished', 'skipped', 'cancelled')),
+        run_id  TEXT,
+        details TEXT NOT NULL DEFAULT ''
+      );
+      CREATE INDEX task_log_time ON task_log (time);
+      CREATE INDEX task_log_name ON task_log (name, id);
+    `,
+  },
+  {
+    version: 6,
+    description: 'network setup: NIC roles (one data NIC, auxiliary NICs) and the virtual IP',
+    sql: `
+      CREATE TABLE network_nic_roles (
+        nic        TEXT PRIMARY KEY,
+        role       TEXT NOT NULL CHECK (role IN ('data', 'aux')),
+        updated_at TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX network_one_data_nic ON network_nic_roles (role) WHERE role = 'data';
+      CREATE TABLE network_virtual_ip (
+        id            INTEGER PRIMARY KEY CHECK (id = 1),
+        address       TEXT NOT NULL,
+        prefix_length INTEGER NOT NULL CHECK (prefix_length BETWEEN 0 AND 32),
+        broadcast     TEXT NOT NULL,
+        nic           TEXT NOT NULL,
+        driver        TEXT NOT NULL CHECK (driver IN ('iproute2', 'loopback')),
+        updated_at    TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

@@ -39,6 +39,8 @@ export class IscsiService {
   private readonly luns = new Map<string, OpenLun>(); // `${iqn}/${lun}` → open LU
   private readonly mutex = new Mutex();
   private readonly portal: IscsiPortal;
+  /** The failover virtual IP served now: by its own portal, or covered by the main one (portal null). */
+  private virtual: { host: string; portal: IscsiPortal | null } | undefined;
   private readonly log: Logger;
   private unsubscribe: (() => void) | undefined;
 
@@ -54,10 +56,14 @@ export class IscsiService {
     },
   ) {
     this.log = options.logger.child({ component: 'iscsi-service' });
-    this.portal = new IscsiPortal({
-      host: options.listen.host,
-      port: options.listen.port,
-      logger: options.logger,
+    this.portal = this.newPortal(options.listen);
+  }
+
+  private newPortal(address: HostPort): IscsiPortal {
+    return new IscsiPortal({
+      host: address.host,
+      port: address.port,
+      logger: this.options.logger,
       targets: {
         loginTarget: (iqn) => this.loginTarget(iqn),
         discoverable: () =>
@@ -74,6 +80,34 @@ export class IscsiService {
     return { host: address.address, port: address.port };
   }
 
+  /**
+   * Serves the targets on a virtual IP too (failover). When the main portal already listens on every
+   * address at that port, the address is covered by it; otherwise a second portal listens on it.
+   */
+  async openVirtualPortal(address: { host: string; port: number }): Promise<void> {
+    await this.closeVirtualPortal();
+    const main = this.options.listen;
+    const covered = (main.host === '0.0.0.0' || main.host === '::') && main.port === address.port;
+    if (covered) {
+      this.virtual = { host: address.host, portal: null };
+      return;
+    }
+    const portal = this.newPortal(address);
+    await portal.listen();
+    this.virtual = { host: address.host, portal };
+    this.log.info({ portal: `${address.host}:${address.port}` }, 'serving on the virtual IP');
+  }
+
+  /** Stops serving on the virtual IP and cuts the sessions that came through it. */
+  async closeVirtualPortal(): Promise<void> {
+    const virtual = this.virtual;
+    this.virtual = undefined;
+    if (!virtual) return;
+    if (virtual.portal) await virtual.portal.close(0);
+    const cut = this.portal.closeConnectionsTo(virtual.host);
+    this.log.info({ address: virtual.host, cut }, 'stopped serving on the virtual IP');
+  }
+
   /** Re-reads which device serves each volume (replication roles changed). */
   refresh(): void {
     void this.sync();
@@ -86,6 +120,7 @@ export class IscsiService {
   /** Stop accepting, ask initiators to log out, then flush and close every volume. */
   async close(): Promise<void> {
     this.unsubscribe?.();
+    await this.closeVirtualPortal();
     await this.portal.close();
     await this.mutex.run(async () => {
       for (const [key, open] of this.luns) {

@@ -23,6 +23,22 @@ import { ensureAdminAccount } from './admin-account.js';
 import { IscsiService } from './iscsi-service.js';
 import { DEFAULT_REPLICATION_PORT, ReplicationService } from '../replication/replication-service.js';
 import { prepareDataDir, type DataDirPaths } from './data-dir.js';
+import { agentDirIn, DataReplicationAgent } from '../datarep/agent/agent.js';
+import { NasService } from '../nas/nas-service.js';
+import { NetworkService } from '../network/network-service.js';
+import {
+  FailoverService,
+  identityDigest,
+  loadFailoverConfig,
+  loadFailoverState,
+} from '../ha/failover-service.js';
+import { HeartbeatMonitor } from '../ha/heartbeat/monitor.js';
+import type { Repositories } from '../config/repositories/index.js';
+import { DatarepService } from '../datarep/datarep-service.js';
+import { PasswordStore } from '../datarep/password-store.js';
+import { RunningTasks } from '../tasks/running-tasks.js';
+import { TaskLog } from '../tasks/task-log.js';
+import { join } from 'node:path';
 
 export interface NodeOptions {
   readonly dataDir: string;
@@ -61,6 +77,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   let servers: ApiServers | undefined;
   let iscsiService: IscsiService | undefined;
   let replicationService: ReplicationService | undefined;
+  let failoverService: FailoverService | undefined;
+  let nasService: NasService | undefined;
+  let datarepService: DatarepService | undefined;
   try {
     const repos = createRepositories(db);
     const changes = new ChangeFeed();
@@ -98,6 +117,11 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       isExported: (volumeId) => repos.targets.mappingOfVolume(volumeId) !== undefined,
       logger,
       onDevicesChanged: () => devicesChanged(),
+      failover: {
+        covers: (task) => loadFailoverConfig(repos.meta).tasks.includes(task),
+        heldAtStart: (task) => loadFailoverState(repos.meta).holds.includes(task),
+        fencePeer: (task, reason) => failoverService?.fencePeer(task, reason) ?? Promise.resolve(),
+      },
     });
     replicationService = replication;
     if (options.nodeName !== undefined) repos.replication.setNodeName(options.nodeName);
@@ -112,6 +136,51 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     iscsiService = iscsi;
     devicesChanged = () => iscsi.refresh();
     const portalAddress = await iscsi.start();
+    // The virtual IP serves the iSCSI portal's port; the loopback driver probes it there.
+    const network = new NetworkService(repos.network, { iscsiPort: portalAddress.port });
+    const failover = new FailoverService({
+      meta: repos.meta,
+      replication,
+      virtualIp: {
+        current: () => {
+          const vip = network.virtualIpWithDriver();
+          return vip ? { ...vip.vip, driver: vip.driver.kind } : null;
+        },
+        driverFor: (kind) => network.driver(kind),
+      },
+      portal: {
+        open: (address) => iscsi.openVirtualPortal(address),
+        close: () => iscsi.closeVirtualPortal(),
+      },
+      describeTargets: (names) => describeFailoverTargets(repos, names),
+      createMonitor: (settings) => new HeartbeatMonitor({ ...settings, logger }),
+      logger,
+    });
+    failoverService = failover;
+    await failover.open();
+    const nas = new NasService({
+      repos,
+      volumes,
+      changes,
+      agent: new DataReplicationAgent({ dir: agentDirIn(paths.root), logger }),
+      logger,
+    });
+    nasService = nas;
+    volumes.snapshotUsage = (volume) => nas.snapshotUsage(volume);
+    volumes.usedBy = (volume) => nas.volumeUsers(volume);
+    await nas.start();
+    // Data replication (source side) starts after the NAS it snapshots and stops before it.
+    const tasks = { running: new RunningTasks(), log: new TaskLog(repos.taskLog) };
+    const datarep = new DatarepService({
+      repo: repos.datarep,
+      taskLog: tasks.log,
+      running: tasks.running,
+      nas: () => nas,
+      passwords: new PasswordStore(join(paths.root, 'datarep', 'passwords')),
+      logger,
+    });
+    datarepService = datarep;
+    datarep.start();
     const metrics = createMetrics({
       pools,
       volumes,
@@ -138,7 +207,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
 
     const auth = new ApiAuth(repos.accounts);
     const app = await buildApiApp(
-      { pools, volumes, targets, catalog, metrics, node, replication },
+      { pools, volumes, targets, catalog, metrics, node, replication, nas, datarep, tasks, network, failover },
       auth,
       logger,
     );
@@ -156,8 +225,11 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         stopping ??= (async () => {
           logger.info('node stopping');
           await running.close();
+          await failover.close();
           await iscsi.close();
           await replication.close();
+          await datarep.close();
+          await nas.close();
           db.close();
           rmSync(paths.pidFile, { force: true });
           logger.info('node stopped');
@@ -167,12 +239,38 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     };
   } catch (error) {
     await servers?.close().catch(() => undefined);
+    await failoverService?.close().catch(() => undefined);
     await iscsiService?.close().catch(() => undefined);
     await replicationService?.close().catch(() => undefined);
+    await datarepService?.close().catch(() => undefined);
+    await nasService?.close().catch(() => undefined);
     db.close();
     rmSync(paths.pidFile, { force: true });
     throw error;
   }
+}
+
+/** Failover's preflight: each target exporting one of the volumes, as a digest of its identity (IQN,
+ * LUN numbers, serials, NAA ids, RO, WB) the peer's must equal, and why it is unfit (RO or WB on). */
+function describeFailoverTargets(
+  repos: Repositories,
+  volumeNames: readonly string[],
+): Record<string, { digest: string; problem: string | null }> {
+  const ids = new Set(volumeNames.map((name) => repos.volumes.byName(name)?.id).filter((id) => id !== undefined));
+  const described: Record<string, { digest: string; problem: string | null }> = {};
+  for (const target of repos.targets.list()) {
+    if (!target.luns.some((lun) => ids.has(lun.volumeId))) continue;
+    const luns = [...target.luns].sort((a, b) => a.lun - b.lun);
+    const unfit = luns.filter((lun) => lun.readOnly || lun.writeBack).map((lun) => `LUN ${lun.lun}`);
+    described[target.iqn] = {
+      digest: identityDigest([
+        target.iqn,
+        ...luns.map((l) => `${l.lun}:${l.serial}:${l.naa}:${l.readOnly ? 'ro' : 'rw'}:${l.writeBack ? 'wb' : 'wt'}`),
+      ]),
+      problem: unfit.length > 0 ? `${unfit.join(', ')}: read only and write-back must be off for failover` : null,
+    };
+  }
+  return described;
 }
 
 function holderOf(pidFile: string): string {

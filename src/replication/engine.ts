@@ -50,6 +50,9 @@ export interface EngineOptions {
   readonly logger: Logger;
   /** Called when role or connection changes (the iSCSI service re-reads which device to serve). */
   readonly onChange: () => void;
+  /** Fencing through another path (failover's heartbeat): outdate the peer's copy before this primary
+   * writes alone. Resolves whether or not the peer could be reached. */
+  readonly fencePeer?: (reason: string) => Promise<void>;
 }
 
 /** A random, non-zero generation identifier. */
@@ -372,6 +375,18 @@ export class ReplicationEngine {
     this.#lastError = null;
   }
 
+  /** The primary fenced this copy through another path (it writes alone now): an up-to-date
+   * secondary becomes outdated, durably, so failover never promotes it by itself. */
+  async outdateByPeer(): Promise<DiskState> {
+    if (this.#role === 'secondary' && this.#meta.diskState === 'up-to-date') {
+      await this.#meta.setDiskState('outdated');
+      await this.#meta.flush();
+      this.#log.warn('outdated by the primary (fencing): this copy is behind until it resyncs');
+      this.#options.onChange();
+    }
+    return this.#meta.diskState;
+  }
+
   /** Split brain resolved on the other node: this node may connect again. */
   clearRefusal(): void {
     if (this.#connection === 'split-brain' || this.#connection === 'unrelated-data') {
@@ -574,6 +589,7 @@ export class ReplicationEngine {
   async #peerLost(reason: string): Promise<void> {
     this.#peerDiskState = 'outdated';
     if (!this.#meta.flags.peerOutdated) {
+      await this.#options.fencePeer?.(reason).catch(() => undefined);
       await this.#meta.setGenerations(startNewGeneration(this.#meta.generations, newGenerationId()));
       await this.#meta.setFlags({ peerOutdated: true });
       await this.#meta.flush();

@@ -15,7 +15,12 @@
 // Resync and verify read regions of this device and send them; they hold `regions` over what they
 // read until the peer has acknowledged, so an application write to the same bytes waits and cannot be
 // overtaken on the peer by older data.
+//
+// Peer flushes are group committed like local ones (storage/group-commit.ts): a write-through volume
+// flushes after every write, and at queue depth 32 one peer `flush` that started after a caller's
+// writes were acknowledged serves every caller waiting for it, instead of one round trip each.
 import { RangeLock } from '../lib/range-lock.js';
+import { GroupCommit } from '../storage/group-commit.js';
 import {
   BlockIoError,
   type AllocationExtent,
@@ -52,7 +57,11 @@ export class MirrorDevice implements BlockDevice {
   readonly #log: WriteIntentLog;
   readonly #peerLost: (reason: string) => Promise<void>;
   readonly #writable: () => boolean;
+  /** performance.now() when the last application write or discard started (resync backs off). */
+  lastApplicationIoAt = Number.NEGATIVE_INFINITY;
   #peer: PeerDataPath | null = null;
+  /** Shares one peer flush between concurrent callers; one per attached peer. */
+  #peerFlushes: GroupCommit | null = null;
   #losing: Promise<void> | null = null;
 
   constructor(options: MirrorDeviceOptions) {
@@ -74,6 +83,7 @@ export class MirrorDevice implements BlockDevice {
    * syncing). */
   attachPeer(peer: PeerDataPath): void {
     this.#peer = peer;
+    this.#peerFlushes = new GroupCommit(() => peer.flush());
     this.#losing = null;
   }
 
@@ -82,6 +92,7 @@ export class MirrorDevice implements BlockDevice {
   detachPeer(reason: string): Promise<void> {
     if (this.#peer === null) return this.#losing ?? Promise.resolve();
     this.#peer = null;
+    this.#peerFlushes = null;
     this.#losing = this.#peerLost(reason);
     return this.#losing;
   }
@@ -114,9 +125,10 @@ export class MirrorDevice implements BlockDevice {
       await this.#losing;
       return this.#local.flush();
     }
-    const [local, remote] = await Promise.allSettled([this.#local.flush(), peer.flush()]);
-    if (remote.status === 'rejected') await this.#lose(peer, remote.reason);
-    if (local.status === 'rejected') throw local.reason;
+    const remote = this.#peerFlushes?.flush() ?? peer.flush();
+    const [local, remoteFailure] = await Promise.all([failureOf(this.#local.flush()), failureOf(remote)]);
+    if (remoteFailure !== undefined) await this.#lose(peer, remoteFailure.reason);
+    if (local !== undefined) throw local.reason;
   }
 
   allocation(offset: number, length: number): Promise<AllocationExtent[]> {
@@ -137,6 +149,7 @@ export class MirrorDevice implements BlockDevice {
     local: () => Promise<void>,
   ): Promise<void> {
     this.#checkWritable();
+    this.lastApplicationIoAt = performance.now();
     const pending = this.#log.activate(offset, length);
     if (pending) await pending;
     try {
@@ -165,15 +178,18 @@ export class MirrorDevice implements BlockDevice {
       await local();
       return;
     }
-    const [localResult, remoteResult] = await Promise.allSettled([local(), remote(peer)]);
-    if (remoteResult.status === 'rejected') {
+    // Both sides at once; the peer's request goes out first so its round trip overlaps the local write.
+    const remoteDone = failureOf(remote(peer));
+    const localFailure = await failureOf(local());
+    const remoteFailure = await remoteDone;
+    if (remoteFailure !== undefined) {
       this.#log.markDirty(offset, length);
-      await this.#lose(peer, remoteResult.reason);
+      await this.#lose(peer, remoteFailure.reason);
     }
-    if (localResult.status === 'rejected') {
+    if (localFailure !== undefined) {
       // The peer may have the data and this disk not: the blocks differ until a resync.
       this.#log.markDirty(offset, length);
-      throw localResult.reason;
+      throw localFailure.reason;
     }
   }
 
@@ -181,6 +197,7 @@ export class MirrorDevice implements BlockDevice {
   async #lose(peer: PeerDataPath, reason: unknown): Promise<void> {
     if (this.#peer === peer) {
       this.#peer = null;
+      this.#peerFlushes = null;
       this.#losing = this.#peerLost(`peer failed a request: ${String(reason)}`);
     }
     await this.#losing;
@@ -191,4 +208,17 @@ export class MirrorDevice implements BlockDevice {
       throw new BlockIoError('unavailable', 'the volume is a replication secondary: it takes no writes here');
     }
   }
+}
+
+interface Failure {
+  readonly reason: unknown;
+}
+
+/** Resolves with the failure of `operation`, or undefined once it succeeded; never rejects. (Cheaper
+ * than Promise.allSettled on the per-write path: no result objects for the common success.) */
+function failureOf(operation: Promise<void>): Promise<Failure | undefined> {
+  return operation.then(
+    () => undefined,
+    (reason: unknown) => ({ reason }),
+  );
 }

@@ -52,6 +52,14 @@ export interface ReplicationServiceOptions {
   readonly logger: Logger;
   /** Something changed that decides which device serves a volume. */
   readonly onDevicesChanged: () => void;
+  /** Failover's view of a task (by the source's name): it moves with the iSCSI service, so its volume
+   * may be mapped to a LUN on both nodes (served only while primary), it comes up secondary, and its
+   * link may be held down until "Sync volume". */
+  readonly failover?: {
+    readonly covers: (task: string) => boolean;
+    readonly heldAtStart: (task: string) => boolean;
+    readonly fencePeer: (task: string, reason: string) => Promise<void>;
+  };
 }
 
 interface RunningTask {
@@ -72,6 +80,8 @@ export class ReplicationService implements ReplicationControl {
   /** The port the listener got when asked for port 0, kept across restarts so the peer's settings stay right. */
   #boundPort: number | null = null;
   #closed = false;
+  /** Tasks (local names) whose link failover holds down: no connect, attach refused. */
+  readonly #held = new Set<string>();
 
   constructor(options: ReplicationServiceOptions) {
     this.#options = options;
@@ -90,7 +100,16 @@ export class ReplicationService implements ReplicationControl {
     for (const record of this.#repos.replication.tasks()) {
       try {
         const task = await this.#openTask(record);
-        if (record.enabled && record.direction === 'source') this.#startLoop(record.name, task);
+        const base = baseName(record.name);
+        if (this.#options.failover?.covers(base)) {
+          // A failover volume comes up secondary: the node that serves is chosen by failover, and a
+          // node that served before a crash never takes the service back by itself.
+          await task.engine.demote();
+          if (this.#options.failover.heldAtStart(base)) this.#held.add(record.name);
+        }
+        if (record.enabled && record.direction === 'source' && !this.#held.has(record.name)) {
+          this.#startLoop(record.name, task);
+        }
       } catch (error) {
         this.#log.error({ task: record.name, err: String(error) }, 'cannot open replication task');
       }
@@ -132,6 +151,7 @@ export class ReplicationService implements ReplicationControl {
   /** Why a volume may not be exported as a LUN now, or null (target-service.ts asks). */
   exportRefusal(volumeId: string): string | null {
     const task = this.#taskOfVolume(volumeId);
+    if (task && this.#options.failover?.covers(baseName(task.engine.task.name))) return null;
     if (task) {
       return task.engine.role === 'primary'
         ? null
@@ -364,6 +384,9 @@ export class ReplicationService implements ReplicationControl {
     }
     if (!this.#repos.replication.pairing())
       throw conflict('not-paired', 'pair this node with its peer first');
+    if (this.#held.has(name)) {
+      throw conflict('held-by-failover', `task "${name}" is held by failover: run Sync volume on the active node`);
+    }
     const task = this.#tasks.get(name) ?? (await this.#openTask(record));
     task.engine.clearRefusal();
     this.#repos.replication.setTaskEnabled(name, true);
@@ -433,6 +456,52 @@ export class ReplicationService implements ReplicationControl {
     });
   }
 
+  // --- failover's hooks ------------------------------------------------------------------------
+
+  /** The pair's name and secret (the heartbeat signs with it); null when not paired. */
+  pairingSecret(): { peerName: string; secret: string } | null {
+    const pairing = this.#repos.replication.pairing();
+    return pairing ? { peerName: pairing.peerName, secret: pairing.secret } : null;
+  }
+
+  /** This node's name of a task given by the source's name: itself, or `<task>_reverse`. */
+  localTaskName(task: string): string | null {
+    if (this.#repos.replication.task(task)?.direction === 'source') return task;
+    const reverse = `${task}${REVERSE_SUFFIX}`;
+    return this.#repos.replication.task(reverse) ? reverse : null;
+  }
+
+  /** Holds a task's link down: disconnects it and keeps it down (no connect, attach refused). */
+  async hold(name: string): Promise<void> {
+    this.#record(name);
+    this.#held.add(name);
+    const task = this.#tasks.get(name);
+    if (!task) return;
+    task.running = false;
+    task.wake?.();
+    await task.engine.disconnect('held by failover');
+    await task.loop;
+    this.#log.warn({ task: name }, 'replication held down by failover until Sync volume');
+  }
+
+  /** Lets a held task connect again (a source task's loop restarts if the task is enabled). */
+  unhold(name: string): void {
+    if (!this.#held.delete(name)) return;
+    const record = this.#repos.replication.task(name);
+    const task = this.#tasks.get(name);
+    if (record?.direction === 'source' && record.enabled && task) this.#startLoop(name, task);
+    this.#log.info({ task: name }, 'replication released by failover');
+  }
+
+  isHeld(name: string): boolean {
+    return this.#held.has(name);
+  }
+
+  /** The primary's fencing request through the heartbeat: this copy is outdated until it resyncs. */
+  outdateByPeer(name: string): Promise<string> {
+    return this.#open(name).engine.outdateByPeer();
+  }
+
   // --- internals -----------------------------------------------------------------------------
 
   #status(record: ReplicationTaskRecord): TaskStatus {
@@ -475,12 +544,15 @@ export class ReplicationService implements ReplicationControl {
       peerAddress: record.peerAddress,
       rate: { mode: record.rateMode, bytesPerSecond: record.rateBytes },
     };
+    const failover = this.#options.failover;
+    const base = baseName(record.name);
     const engine = await ReplicationEngine.open({
       task,
       imagePath: image,
       metadataPath: metadataPath(image),
       logger: this.#log,
       onChange: () => this.#options.onDevicesChanged(),
+      fencePeer: failover ? (reason) => failover.fencePeer(base, reason) : undefined,
     });
     const running: RunningTask = { engine, running: false, loop: null, wake: null };
     this.#tasks.set(record.name, running);
@@ -610,6 +682,12 @@ export class ReplicationService implements ReplicationControl {
     }
     if (message.type !== 'attach') throw invalid('expected-attach', `expected attach, got ${message.type}`);
     const task = await this.#mutex.run(() => this.#reverseTask(message));
+    if (this.#held.has(task.engine.task.name)) {
+      throw conflict(
+        'held-by-failover',
+        `task ${message.task} is held by failover on ${this.nodeName}: run Sync volume there to let this node resync`,
+      );
+    }
     if (task.engine.connected) throw conflict('busy', `task ${task.engine.task.name} is already connected`);
     const fields = task.engine.attachFields();
     // Answer first, then run the connection (its bitmap exchange follows the answer on the wire).
@@ -637,7 +715,7 @@ export class ReplicationService implements ReplicationControl {
         `volume "${volume.name}" is ${volume.size} bytes, the source is ${attach.sizeBytes}: they must be equal`,
       );
     }
-    if (this.#options.isExported(volume.id)) {
+    if (this.#options.isExported(volume.id) && !this.#options.failover?.covers(attach.task)) {
       throw conflict(
         'volume-exported',
         `volume "${volume.name}" is exported as a LUN and cannot be a destination`,
@@ -707,6 +785,11 @@ export class ReplicationService implements ReplicationControl {
     if (!volume) throw notFound('volume-not-found', `volume "${name}" does not exist`);
     return volume;
   }
+}
+
+/** A task's name as its source node knows it. */
+function baseName(name: string): string {
+  return name.endsWith(REVERSE_SUFFIX) ? name.slice(0, -REVERSE_SUFFIX.length) : name;
 }
 
 /** The replication metadata file of a volume image, next to it in the pool. */

@@ -18,6 +18,11 @@ import type { ReplMessage } from './wire/index.js';
 const CHUNK_BYTES = 4 * 1024 * 1024;
 /** Regions in flight at once at most (the rate controller usually allows fewer). */
 const MAX_IN_FLIGHT = 16;
+/** Regions in flight beside application I/O (DRBD's c-fill-target). */
+const BUSY_FILL_REGIONS = 4;
+/** Regions in flight while the volume has no application I/O: enough to keep the source's reads, the
+ * link and the target's writes all busy at once. */
+const IDLE_FILL_REGIONS = 16;
 /** Metadata is flushed (cleared bits made durable) at least this often during a resync. */
 const FLUSH_EVERY_BYTES = 64 * 1024 * 1024;
 
@@ -48,10 +53,12 @@ export function runResync(options: ResyncOptions): ResyncRun {
       : // DRBD's c-fill-target way: keep a fixed amount in flight (a few 4 MiB regions) and let the
         // acknowledgements set the pace; a latency target misreads the time a 4 MiB region takes as
         // congestion even on an idle link.
+        // While no application I/O comes in, a deeper window: only the cap limits the resync.
         {
           mode: 'dynamic',
           maxRateBytesPerSecond: options.rate.bytesPerSecond,
-          fillTargetBytes: 8 * CHUNK_BYTES,
+          fillTargetBytes: BUSY_FILL_REGIONS * CHUNK_BYTES,
+          idleFillTargetBytes: IDLE_FILL_REGIONS * CHUNK_BYTES,
         },
   );
   const total = options.meta.dirtyBytes;
@@ -109,6 +116,8 @@ export function runResync(options: ResyncOptions): ResyncRun {
         // Pace: wait for a slot and for the controller's allowance.
         for (;;) {
           if (halted()) break;
+          const appIoAt = options.device.lastApplicationIoAt;
+          if (appIoAt > Number.NEGATIVE_INFINITY) controller.noteApplicationIo(Math.max(0, appIoAt));
           const allowance = controller.allowance(now(), inFlightBytes, lastLatency);
           if (inFlight < MAX_IN_FLIGHT && (allowance >= region.length || (inFlight === 0 && allowance > 0)))
             break;
@@ -144,18 +153,26 @@ export function runResync(options: ResyncOptions): ResyncRun {
     if (flags.failure !== undefined) throw flags.failure;
     if (flags.stopped) throw new Error('resync stopped');
     // Everything the peer acknowledged must be durable there before it may call itself up to date.
+    dataDoneAt = now();
     const reply = await options.channel.request({ type: 'flush' });
     if (reply.type !== 'ack' || reply.status !== 'ok')
       throw new Error('the peer could not flush the resync data');
   };
 
   const started = now();
+  let dataDoneAt = started;
   const donePromise = loop();
   options.logger.info({ outOfSyncBytes: total }, 'resync started');
   void donePromise.then(
     () =>
       options.logger.info(
-        { bytes: done, sentBytes: sent, seconds: ((now() - started) / 1000).toFixed(1) },
+        {
+          bytes: done,
+          sentBytes: sent,
+          seconds: ((now() - started) / 1000).toFixed(2),
+          // The data phase and the peer's final flush apart: the flush is disk time, not the link's.
+          dataSeconds: ((dataDoneAt - started) / 1000).toFixed(2),
+        },
         'resync complete',
       ),
     () => undefined,

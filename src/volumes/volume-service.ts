@@ -66,10 +66,18 @@ export interface VolumeView extends VolumeRecord {
   /** Bytes actually occupied on disk. */
   readonly used: number;
   readonly exportedAs: { readonly target: string; readonly lun: number } | null;
+  /** NAS volumes: size (the quota) minus used; null for block volumes. */
+  readonly quotaFree: number | null;
+  /** Bytes the volume's NAS snapshots take (counted against its snapshot reserve). */
+  readonly snapshotUsed: number;
 }
 
 export class VolumeService {
   private readonly mutex = new Mutex();
+  /** Bytes of a volume's NAS snapshots; set by the NAS service. */
+  snapshotUsage: (volume: VolumeRecord) => number = () => 0;
+  /** Why a volume is in use besides exports and replication (its NAS shares); set by the NAS service. */
+  usedBy: (volume: VolumeRecord) => string[] = () => [];
 
   constructor(
     private readonly repos: Repositories,
@@ -196,6 +204,7 @@ export class VolumeService {
       const reasons: string[] = [];
       if (mapping) reasons.push(`exported by ${mapping.iqn} as LUN ${mapping.lun}`);
       if (volume.replication) reasons.push('set to use volume replication');
+      reasons.push(...this.usedBy(volume));
       if (reasons.length > 0 && options.force !== true) {
         throw conflict(
           'volume-in-use',
@@ -280,13 +289,16 @@ export class VolumeService {
     const pool = this.repos.pools.byId(volume.poolId);
     const path = this.pathOf(volume);
     const mapping = this.repos.targets.mappingOfVolume(volume.id);
+    const used = volume.type === 'nas' ? await directoryUsage(path) : await allocatedBytes(path);
     return {
       ...volume,
       pool: pool?.name ?? '?',
       path,
       replicationMetadata: volume.replication ? replicationMetadataBytes(volume.size) : 0,
-      used: volume.type === 'nas' ? await directoryUsage(path) : await allocatedBytes(path),
+      used,
       exportedAs: mapping ? { target: mapping.iqn, lun: mapping.lun } : null,
+      quotaFree: volume.type === 'nas' ? Math.max(0, volume.size - used) : null,
+      snapshotUsed: this.snapshotUsage(volume),
     };
   }
 }

@@ -21,6 +21,8 @@ export interface Daemon {
 export interface StartOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly args?: readonly string[];
+  /** Run the daemon inside this network namespace (`ip netns exec NS node bin/tandem serve ...`). */
+  readonly netns?: string;
 }
 
 const BASE_ENV: NodeJS.ProcessEnv = { ...process.env, TANDEM_LOG_LEVEL: 'info', NO_COLOR: '1' };
@@ -33,9 +35,14 @@ export async function startDaemon(
   dataDir: string,
   options: StartOptions = {},
 ): Promise<Daemon> {
+  // `ip netns exec` execs node in place, so the child's pid (and signals) are the daemon's own.
+  const [command, prefix]: readonly [string, readonly string[]] = options.netns
+    ? ['ip', ['netns', 'exec', options.netns, process.execPath]]
+    : [process.execPath, []];
   const child = spawn(
-    process.execPath,
+    command,
     [
+      ...prefix,
       TANDEM_BIN,
       'serve',
       '--data',

@@ -105,6 +105,19 @@ export class IscsiPortal {
     }
   }
 
+  /** Cuts every connection that came in on `localAddress` at once (failover gives the address up:
+   * the initiators must reconnect to whoever holds it next). */
+  closeConnectionsTo(localAddress: string): number {
+    let closed = 0;
+    for (const connection of this.connections) {
+      if (connection.socket.localAddress === localAddress || connection.socket.localAddress === `::ffff:${localAddress}`) {
+        connection.socket.destroy();
+        closed++;
+      }
+    }
+    return closed;
+  }
+
   /** Stops accepting, asks every initiator to log out, and closes what is left after `graceMs`. */
   async close(graceMs = 2000): Promise<void> {
     const server = this.server;

@@ -3,6 +3,11 @@
 //
 // Ids: a request carries a non-zero id that no other pending request has; a one-way message carries
 // id 0. Replies whose request is no longer pending (it timed out) are dropped.
+//
+// Timeouts: one timer for the channel, armed for the earliest deadline of a pending request, instead
+// of a timer per request (a setTimeout and clearTimeout on every replicated write cost more than the
+// request's framing).
+import { performance } from 'node:perf_hooks';
 import { TandemError } from '../../lib/errors.js';
 import {
   HANDSHAKE_ONLY_TYPES,
@@ -45,11 +50,17 @@ export type MessageHandler = (
 interface PendingRequest {
   readonly resolve: (reply: ReplMessage) => void;
   readonly reject: (error: PeerError) => void;
-  readonly timer: NodeJS.Timeout;
+  /** performance.now() after which the request fails with request-timeout. */
+  readonly deadline: number;
+  readonly timeoutMs: number;
+  readonly type: ReplMessageType;
 }
 
 export class PeerChannel {
   private readonly pending = new Map<number, PendingRequest>();
+  /** The one timeout timer, due at `timerDue` (Infinity: not armed). */
+  private timeoutTimer: NodeJS.Timeout | undefined;
+  private timerDue = Number.POSITIVE_INFINITY;
   private nextId = 1;
   private handler: MessageHandler | undefined;
   /** A message that arrived before a handler was set; reading waits until one is. */
@@ -118,17 +129,10 @@ export class PeerChannel {
       );
     }
     const id = this.allocateId();
+    const deadline = performance.now() + timeoutMs;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(
-          new PeerError(
-            'request-timeout',
-            `${this.peerName} did not answer a ${message.type} within ${timeoutMs} ms`,
-          ),
-        );
-      }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending.set(id, { resolve, reject, deadline, timeoutMs, type: message.type });
+      if (deadline < this.timerDue) this.armTimeout(deadline);
       this.framed.send(message, id, false);
     });
   }
@@ -154,10 +158,10 @@ export class PeerChannel {
     this.reason = reason;
     this.stopKeepalive();
     const error = new PeerError('closed', `the connection to ${this.peerName} closed: ${reason}`);
-    for (const request of this.pending.values()) {
-      clearTimeout(request.timer);
-      request.reject(error);
-    }
+    clearTimeout(this.timeoutTimer);
+    this.timeoutTimer = undefined;
+    this.timerDue = Number.POSITIVE_INFINITY;
+    for (const request of this.pending.values()) request.reject(error);
     this.pending.clear();
     this.held = undefined;
     this.resolveClosed(reason);
@@ -168,7 +172,6 @@ export class PeerChannel {
       const request = this.pending.get(frame.id);
       if (request === undefined) return;
       this.pending.delete(frame.id);
-      clearTimeout(request.timer);
       request.resolve(frame.message);
       return;
     }
@@ -213,6 +216,37 @@ export class PeerChannel {
     } catch (error) {
       this.close(`message handler failed: ${error instanceof Error ? error.message : String(error)}`);
     }
+  }
+
+  private armTimeout(due: number): void {
+    clearTimeout(this.timeoutTimer);
+    this.timerDue = due;
+    const delay = Math.max(0, Math.ceil(due - performance.now()));
+    // Unref'd: it may outlive the last reply until it next fires; the socket keeps a live link going.
+    this.timeoutTimer = setTimeout(() => this.expireRequests(), delay).unref();
+  }
+
+  /** Fails every pending request past its deadline, then re-arms for the earliest one left. */
+  private expireRequests(): void {
+    this.timeoutTimer = undefined;
+    this.timerDue = Number.POSITIVE_INFINITY;
+    // Timers have millisecond granularity: count a deadline less than 1 ms away as reached.
+    const now = performance.now() + 1;
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const [id, request] of this.pending) {
+      if (request.deadline <= now) {
+        this.pending.delete(id);
+        request.reject(
+          new PeerError(
+            'request-timeout',
+            `${this.peerName} did not answer a ${request.type} within ${request.timeoutMs} ms`,
+          ),
+        );
+      } else if (request.deadline < earliest) {
+        earliest = request.deadline;
+      }
+    }
+    if (earliest !== Number.POSITIVE_INFINITY) this.armTimeout(earliest);
   }
 
   private allocateId(): number {

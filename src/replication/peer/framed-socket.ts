@@ -1,7 +1,14 @@
 // A socket that speaks frames: decodes what arrives and hands whole frames to one receiver, encodes
 // what is sent. Output is corked and flushed once per event-loop turn (a burst of small acks costs
-// one write), and reading stops while the peer is not draining our output, so a peer that sends
-// requests but does not read the replies cannot make us queue without bound.
+// one write), and reading stops while the peer is not draining our output and we keep queueing
+// answers to it, so a peer that sends requests but does not read the replies cannot make us queue
+// without bound.
+//
+// Only answers count (replies and pongs): our own requests are bounded by their senders' windows
+// (the resync's bytes in flight, the initiator's queue depth), and stopping to read while our own
+// resync data drains would also stop the acknowledgements that let the resync go on: every window
+// would stall until all of it had drained. A hard limit still stops reading past
+// HARD_OUTPUT_FACTOR × the limit of anything queued.
 //
 // Reading also stops while no receiver is set: the handshake hands the socket over to the channel
 // that way without losing frames that arrived in the same chunk as the last handshake message.
@@ -18,6 +25,12 @@ import {
 /** Bytes of queued output beyond which we stop reading from the peer. */
 export const DEFAULT_MAX_QUEUED_OUTPUT = 4 * 1024 * 1024;
 
+/** Answer bytes that may be queued while the output is backed up before reading stops. */
+const ANSWER_ALLOWANCE_BYTES = 64 * 1024;
+
+/** Reading stops past this many times the output limit whatever is queued. */
+const HARD_OUTPUT_FACTOR = 32;
+
 /** How long a closed connection may take to flush before it is destroyed. */
 const END_GRACE_MS = 2000;
 
@@ -33,6 +46,8 @@ export class FramedSocket {
   private endHandler: EndHandler | undefined;
   private corked = false;
   private outputBlocked = false;
+  /** Answer bytes queued since the output last drained while it was over the limit. */
+  private answersBackedUp = 0;
   private reading = true;
   private endReason: string | undefined;
   private pumping = false;
@@ -54,6 +69,7 @@ export class FramedSocket {
       socket.destroy();
     });
     socket.on('close', () => this.end('connection closed', 'remote'));
+    socket.on('drain', () => (this.answersBackedUp = 0));
     this.updateReading();
   }
 
@@ -92,7 +108,16 @@ export class FramedSocket {
       setImmediate(() => this.flush());
     }
     for (const part of parts) this.socket.write(part);
-    if (this.socket.writableLength > this.maxQueuedOutput) this.blockOutput();
+    const queued = this.socket.writableLength;
+    if (queued <= this.maxQueuedOutput) return;
+    if (isReply || message.type === 'pong') {
+      for (const part of parts) this.answersBackedUp += part.length;
+    }
+    if (this.answersBackedUp > ANSWER_ALLOWANCE_BYTES || queued > this.hardOutputLimit) this.blockOutput();
+  }
+
+  private get hardOutputLimit(): number {
+    return this.maxQueuedOutput * HARD_OUTPUT_FACTOR;
   }
 
   /** Ends the connection after flushing what is queued; the first reason is the one reported. */
@@ -118,7 +143,7 @@ export class FramedSocket {
     if (!this.corked) return;
     this.corked = false;
     this.socket.uncork();
-    if (this.socket.writableLength > this.maxQueuedOutput) this.blockOutput();
+    if (this.socket.writableLength > this.hardOutputLimit) this.blockOutput();
   }
 
   private blockOutput(): void {

@@ -5,6 +5,8 @@
 //   c-min-rate, c-max-rate): keep acknowledgement latency at a target (or a fixed amount in flight), so
 //   the resync backs off when application I/O slows the link or the peer's disk down; never below
 //   `minRateBytesPerSecond` (resync keeps making progress) nor above `maxRateBytesPerSecond`.
+//   With a fill target it may keep a larger amount in flight while the volume has no application
+//   I/O (DRBD's c-min-rate idea turned around: back off only when there is someone to make room for).
 //
 // Pure: the caller passes its monotonic clock in every call, tells the controller what it sent and
 // what was acknowledged, and asks how much more it may send now.
@@ -35,6 +37,14 @@ export interface DynamicRateOptions {
   readonly delayTargetMs?: number;
   /** Keep this many bytes in flight instead of aiming for a latency (DRBD's c-fill-target). */
   readonly fillTargetBytes?: number;
+  /**
+   * With a fill target: keep this many bytes in flight instead while no application I/O was seen for
+   * `idleAfterMs` (see noteApplicationIo), so a resync of an idle volume runs at what the link and the
+   * peer take, up to the cap, rather than at what is polite beside application writes.
+   */
+  readonly idleFillTargetBytes?: number;
+  /** How long after the last application I/O the volume counts as idle; default 200 ms. */
+  readonly idleAfterMs?: number;
   /** How far ahead growth is planned: a shortfall is made up over this long; default 2 s (DRBD's). */
   readonly planAheadMs?: number;
   readonly burstMs?: number;
@@ -51,12 +61,16 @@ export const RESYNC_RATE_DEFAULTS = {
   planAheadMs: 2000,
   /** How often the dynamic controller re-plans. */
   stepMs: 100,
+  idleAfterMs: 200,
   /** The smallest window: one 4 KiB block, so a resync is never stalled by the window alone. */
   minWindowBytes: 4096,
 } as const;
 
 interface DynamicParts {
   readonly plan: DynamicPlan;
+  /** The window while the volume is idle (undefined: the same as busy). */
+  readonly idleWindowBytes: number | undefined;
+  readonly idleAfterMs: number;
   /** Sends at the planned rate. */
   readonly planned: TokenBucket;
   /** The floor's guarantee; its debt is bounded, so a fast past buys no slow future. */
@@ -71,6 +85,7 @@ export class ResyncRateController {
   private readonly dynamic: DynamicParts | undefined;
   private readonly acked: SlidingWindowSum;
   private readonly fixedRate: number | undefined;
+  private lastApplicationIoMs = Number.NEGATIVE_INFINITY;
 
   constructor(options: ResyncRateOptions) {
     this.mode = options.mode;
@@ -112,8 +127,20 @@ export class ResyncRateController {
       planAheadMs: positive(options.planAheadMs ?? RESYNC_RATE_DEFAULTS.planAheadMs, 'planAheadMs'),
     });
     const floorCapacity = (minRate * burstMs) / 1000;
+    const idleWindowBytes =
+      options.idleFillTargetBytes === undefined
+        ? undefined
+        : positive(options.idleFillTargetBytes, 'idleFillTargetBytes');
+    if (
+      idleWindowBytes !== undefined &&
+      (fillTargetBytes === undefined || idleWindowBytes < fillTargetBytes)
+    ) {
+      throw optionsError('idleFillTargetBytes needs a fillTargetBytes no larger than it');
+    }
     this.dynamic = {
       plan,
+      idleWindowBytes,
+      idleAfterMs: nonNegative(options.idleAfterMs ?? RESYNC_RATE_DEFAULTS.idleAfterMs, 'idleAfterMs'),
       planned: new TokenBucket(maxRate, (maxRate * burstMs) / 1000),
       floor: new TokenBucket(minRate, floorCapacity, floorCapacity),
       burstMs,
@@ -139,14 +166,33 @@ export class ResyncRateController {
     const capTokens = this.cap.available(nowMs);
     const dynamic = this.dynamic;
     if (dynamic === undefined) return Math.max(0, Math.floor(capTokens));
+    const idleWindow = this.idleWindowAt(nowMs);
     // Even the floor stops adding to a backlog the peer does not acknowledge.
-    if (inFlightBytes >= dynamic.plan.largestWindowBytes) return 0;
+    if (inFlightBytes >= (idleWindow ?? dynamic.plan.largestWindowBytes)) return 0;
     const plan = dynamic.plan.at(nowMs);
     const rate = plan.rateBytesPerSecond;
     dynamic.planned.reconfigure(nowMs, rate, (rate * dynamic.burstMs) / 1000);
-    const planned = Math.min(dynamic.planned.available(nowMs), plan.windowBytes - inFlightBytes);
+    const window = idleWindow ?? plan.windowBytes;
+    const planned = Math.min(dynamic.planned.available(nowMs), window - inFlightBytes);
     const allowed = Math.min(capTokens, Math.max(planned, dynamic.floor.available(nowMs)));
     return Math.max(0, Math.floor(allowed));
+  }
+
+  /** Application I/O went to the volume at `nowMs`: the idle window does not apply for a while. */
+  noteApplicationIo(nowMs: number): void {
+    checkInput(nowMs, 'nowMs');
+    this.lastApplicationIoMs = Math.max(this.lastApplicationIoMs, nowMs);
+  }
+
+  /** Whether the idle window applies at `nowMs`. */
+  idle(nowMs: number): boolean {
+    return this.idleWindowAt(nowMs) !== undefined;
+  }
+
+  private idleWindowAt(nowMs: number): number | undefined {
+    const dynamic = this.dynamic;
+    if (dynamic?.idleWindowBytes === undefined) return undefined;
+    return nowMs - this.lastApplicationIoMs >= dynamic.idleAfterMs ? dynamic.idleWindowBytes : undefined;
   }
 
   /** The source sent `bytes` of resync data at `nowMs`. */
@@ -176,7 +222,9 @@ export class ResyncRateController {
   /** The dynamic mode's current plan: rate and bytes in flight (for status); undefined in fixed mode. */
   plan(nowMs: number): Plan | undefined {
     checkInput(nowMs, 'nowMs');
-    return this.dynamic?.plan.at(nowMs);
+    const plan = this.dynamic?.plan.at(nowMs);
+    const idleWindow = this.idleWindowAt(nowMs);
+    return plan && idleWindow !== undefined ? { ...plan, windowBytes: idleWindow } : plan;
   }
 
   /**

@@ -102,6 +102,36 @@ describe('MirrorDevice', () => {
     assert.equal(state.flushes, 1);
   });
 
+  it('shares one peer flush between concurrent callers, never one that started before a caller', async () => {
+    const { device } = mirror();
+    const { peer, state } = fakePeer();
+    device.attachPeer(peer);
+    state.hold = true;
+    const first = device.flush();
+    await tick();
+    assert.equal(state.flushes, 1);
+    // Callers arriving while that flush is in flight may have writes it does not cover: they share
+    // the next one, started once it settles.
+    const later = [device.flush(), device.flush(), device.flush()];
+    await tick();
+    assert.equal(state.flushes, 1, 'no second flush while the first is in flight');
+    state.hold = false;
+    for (const release of state.held.splice(0)) release();
+    await first;
+    await Promise.all(later);
+    assert.equal(state.flushes, 2, 'three callers: one flush after the running one');
+  });
+
+  it('a failed peer flush fences the peer and the flush still completes locally', async () => {
+    const { device, lost } = mirror();
+    const { peer, state } = fakePeer();
+    device.attachPeer(peer);
+    state.fail = true;
+    await Promise.all([device.flush(), device.flush()]);
+    assert.equal(lost.length, 1);
+    assert.equal(device.connected, false);
+  });
+
   it('marks writes out of sync while the peer is away, and fences once before the first lone write', async () => {
     const { device, events, dirty, lost } = mirror();
     const { peer } = fakePeer();

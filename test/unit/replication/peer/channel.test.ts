@@ -1,5 +1,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -120,6 +121,29 @@ describe('peer channel', () => {
     stops.push(pair.stop);
     pair.server.onMessage(() => undefined);
     await expectPeerError(pair.client.request({ type: 'flush' }, 50), 'request-timeout');
+    assert.equal(pair.client.isClosed, false);
+  });
+
+  it('times each request out by its own deadline, earliest first, and still takes later replies', async () => {
+    const pair = await startPair();
+    stops.push(pair.stop);
+    const held: (() => void)[] = [];
+    pair.server.onMessage((message, id, respond) => {
+      // Answers only the `outdate`, and only when the test says so.
+      if (message.type === 'outdate')
+        held.push(() => respond({ type: 'ack', status: 'ok', message: 'late' }));
+    });
+    const started = performance.now();
+    const long = pair.client.request({ type: 'outdate' }, 5000);
+    const short = pair.client.request({ type: 'flush' }, 60);
+    await expectPeerError(short, 'request-timeout');
+    const waited = performance.now() - started;
+    assert.ok(waited >= 55 && waited < 2000, `timed out after ${waited} ms`);
+    await sleep(20);
+    held.shift()?.();
+    assert.deepEqual(await long, { type: 'ack', status: 'ok', message: 'late' });
+    // The channel keeps working, and a later short request times out again.
+    await expectPeerError(pair.client.request({ type: 'flush' }, 30), 'request-timeout');
     assert.equal(pair.client.isClosed, false);
   });
 

@@ -180,6 +180,58 @@ describe('resync rate controller: dynamic mode', () => {
     assert.equal(controller.plan(result.startMs + 5000)?.windowBytes, 1 * MiB);
   });
 
+  it('keeps the idle window in flight while no application I/O comes, the busy one otherwise', () => {
+    const controller = new ResyncRateController({
+      mode: 'dynamic',
+      maxRateBytesPerSecond: 1000 * MiB,
+      minRateBytesPerSecond: 0,
+      fillTargetBytes: 1 * MiB,
+      idleFillTargetBytes: 8 * MiB,
+      idleAfterMs: 200,
+    });
+    const t0 = 10_000;
+    assert.equal(controller.idle(t0), true);
+    assert.ok(controller.allowance(t0, 4 * MiB) >= 4 * MiB, 'idle: room up to 8 MiB');
+    assert.equal(controller.allowance(t0, 8 * MiB), 0);
+    assert.equal(controller.plan(t0)?.windowBytes, 8 * MiB);
+    controller.noteApplicationIo(t0 + 10);
+    assert.equal(controller.idle(t0 + 20), false);
+    assert.equal(controller.allowance(t0 + 20, 1 * MiB), 0, 'busy: 1 MiB in flight is the window');
+    assert.ok(controller.allowance(t0 + 20, 512 * KiB) > 0);
+    assert.equal(controller.plan(t0 + 20)?.windowBytes, 1 * MiB);
+    // 200 ms after the last application I/O the volume is idle again.
+    assert.equal(controller.idle(t0 + 209), false);
+    assert.equal(controller.idle(t0 + 210), true);
+    assert.ok(controller.allowance(t0 + 300, 4 * MiB) > 0);
+  });
+
+  it('on an idle volume throughput follows the idle window, still under the cap', () => {
+    const slowLink: PeerConditions = { propagationMs: 50, serviceBytesPerSecond: 1000 * MiB };
+    const idle = new ResyncRateController({
+      mode: 'dynamic',
+      maxRateBytesPerSecond: 1000 * MiB,
+      minRateBytesPerSecond: 0,
+      fillTargetBytes: 1 * MiB,
+      idleFillTargetBytes: 4 * MiB,
+    });
+    const result = simulate(idle, { durationMs: 5000, requestBytes, peer: () => slowLink });
+    within(
+      result.ackedRate(result.startMs + 1000, result.startMs + 5000),
+      (4 * MiB * 1000) / 51,
+      0.15,
+      'idle rate',
+    );
+    const capped = new ResyncRateController({
+      mode: 'dynamic',
+      maxRateBytesPerSecond: 20 * MiB,
+      minRateBytesPerSecond: 0,
+      fillTargetBytes: 1 * MiB,
+      idleFillTargetBytes: 64 * MiB,
+    });
+    const fast = simulate(capped, { durationMs: 5000, requestBytes, peer: () => FAST_PEER });
+    assert.ok(fast.ackedRate(fast.startMs + 1000, fast.startMs + 5000) <= 20 * MiB * 1.05);
+  });
+
   it('stops feeding a peer that acknowledges nothing once the largest window is in flight', () => {
     const controller = new ResyncRateController(options);
     const limit = (100 * MiB * 20) / 1000;
@@ -222,6 +274,8 @@ describe('resync rate controller: ETA and inputs', () => {
       { mode: 'dynamic', maxRateBytesPerSecond: MiB, minRateBytesPerSecond: 2 * MiB },
       { mode: 'dynamic', maxRateBytesPerSecond: MiB, delayTargetMs: 0 },
       { mode: 'dynamic', maxRateBytesPerSecond: MiB, fillTargetBytes: -5 },
+      { mode: 'dynamic', maxRateBytesPerSecond: MiB, fillTargetBytes: 2 * MiB, idleFillTargetBytes: MiB },
+      { mode: 'dynamic', maxRateBytesPerSecond: MiB, idleFillTargetBytes: MiB },
     ];
     for (const options of bad) {
       assert.throws(() => new ResyncRateController(options), ReplicationStateError, JSON.stringify(options));

@@ -1,0 +1,153 @@
+// The on-disk side of NAS snapshots: freeze a volume directory into a snapshot directory in one of
+// the three modes, make it read-only, measure what it costs, and remove it again. Programs run with
+// argument arrays; every path handed to them is absolute, so none can be taken for an option.
+import { lstat, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TandemError, messageOf } from '../lib/errors.js';
+import { runProgram, runProgramChecked } from '../lib/run-program.js';
+import type { NasSnapshotMode } from './contract.js';
+import { isBtrfs, isBtrfsSubvolume } from './snapshot-mode.js';
+
+/** chattr takes this many paths per run (well under any argv limit). */
+const CHATTR_BATCH = 256;
+
+/**
+ * Copies `volumeDir` to `snapshotDir` (which must not exist; its parent must). btrfs: a read-only
+ * subvolume snapshot. reflink/copy: `cp -a` (symlinks, hard links, modes, owners, times, xattrs and
+ * holes of sparse files are kept) with --reflink=always or --reflink=auto.
+ */
+export async function freezeDirectory(
+  mode: NasSnapshotMode,
+  volumeDir: string,
+  snapshotDir: string,
+): Promise<void> {
+  if (mode === 'btrfs') {
+    await runProgramChecked('btrfs', ['subvolume', 'snapshot', '-r', volumeDir, snapshotDir]);
+    return;
+  }
+  const reflink = mode === 'reflink' ? '--reflink=always' : '--reflink=auto';
+  const result = await runProgram('cp', ['-a', reflink, '--sparse=auto', '-T', volumeDir, snapshotDir]);
+  if (result.code !== 0) {
+    await removeSnapshotDirectory(snapshotDir).catch(() => undefined);
+    throw new TandemError(
+      'internal',
+      'snapshot-copy-failed',
+      `copying the volume failed: ${result.stderr.trim()}`,
+    );
+  }
+}
+
+/** Every path under `root` (and `root`) that is not a symlink: chattr cannot flag symlinks. */
+async function flaggablePaths(root: string): Promise<string[]> {
+  const out = [root];
+  const pending = [root];
+  while (pending.length > 0) {
+    const dir = pending.pop() as string;
+    for (const entry of await readdir(dir)) {
+      const child = join(dir, entry);
+      const stats = await lstat(child);
+      if (stats.isSymbolicLink()) continue;
+      out.push(child);
+      if (stats.isDirectory()) pending.push(child);
+    }
+  }
+  return out;
+}
+
+/**
+ * Makes a reflink/copy snapshot read-only with the immutable flag (chattr +i), which stops root
+ * as well and leaves the files' own modes as they were (replication copies those). Returns false when
+ * the filesystem has no such flag; the snapshot is then only as read-only as its modes.
+ */
+export async function makeImmutable(root: string): Promise<boolean> {
+  const paths = await flaggablePaths(root);
+  for (let i = 0; i < paths.length; i += CHATTR_BATCH) {
+    const result = await runProgram('chattr', ['+i', ...paths.slice(i, i + CHATTR_BATCH)]);
+    if (result.code !== 0) {
+      if (i === 0) {
+        await runProgram('chattr', ['-R', '-f', '-i', root]);
+        return false;
+      }
+      throw new TandemError('internal', 'snapshot-readonly-failed', `chattr failed: ${result.stderr.trim()}`);
+    }
+  }
+  return true;
+}
+
+/** Removes a snapshot directory of any mode; a missing one is fine. */
+export async function removeSnapshotDirectory(snapshotDir: string): Promise<void> {
+  try {
+    await lstat(snapshotDir);
+  } catch {
+    return;
+  }
+  if (await isBtrfsSubvolume(snapshotDir)) {
+    await runProgramChecked('btrfs', ['subvolume', 'delete', snapshotDir]);
+    return;
+  }
+  // Clear the immutable flags first; -f because symlinks cannot carry them.
+  await runProgram('chattr', ['-R', '-f', '-i', snapshotDir]);
+  try {
+    await rm(snapshotDir, { recursive: true, force: true });
+  } catch (error) {
+    throw new TandemError(
+      'internal',
+      'snapshot-remove-failed',
+      `removing ${snapshotDir} failed: ${messageOf(error)}`,
+    );
+  }
+}
+
+/** Bytes allocated under `root` (not counting `root` itself, like the volume's own usage), each
+ * inode counted once (hard links), symlinks not followed. */
+export async function treeUsage(root: string): Promise<number> {
+  const seen = new Set<string>();
+  let total = 0;
+  const pending = [root];
+  while (pending.length > 0) {
+    const dir = pending.pop() as string;
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const child = join(dir, entry);
+      try {
+        const stats = await lstat(child);
+        if (stats.nlink > 1 && !stats.isDirectory()) {
+          const key = `${stats.dev}:${stats.ino}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+        }
+        total += stats.blocks * 512;
+        if (stats.isDirectory()) pending.push(child);
+      } catch {
+        // removed while we walked: it does not count
+      }
+    }
+  }
+  return total;
+}
+
+/**
+ * What a snapshot costs in the pool. copy: all its blocks. btrfs and reflink on btrfs: its exclusive
+ * bytes from `btrfs filesystem du` (blocks no longer shared with the volume). reflink elsewhere: the
+ * sharing cannot be measured cheaply, so 0 (shared until changed).
+ */
+export async function snapshotCost(mode: NasSnapshotMode, snapshotDir: string): Promise<number> {
+  if (mode === 'copy') return treeUsage(snapshotDir);
+  if (!(await isBtrfs(snapshotDir))) return 0;
+  const result = await runProgram('btrfs', ['filesystem', 'du', '-s', '--raw', snapshotDir]);
+  return result.code === 0 ? parseBtrfsDuExclusive(result.stdout) : 0;
+}
+
+/** `btrfs filesystem du -s --raw` prints a header and "Total Exclusive Set-shared Filename". */
+export function parseBtrfsDuExclusive(text: string): number {
+  for (const line of text.split('\n')) {
+    const match = /^\s*(\d+)\s+(\d+)\s+(\d+|-)\s+\S/.exec(line);
+    if (match) return Number(match[2]);
+  }
+  return 0;
+}
