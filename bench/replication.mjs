@@ -72,6 +72,17 @@ function pinning(setting) {
   return { a, b, client };
 }
 
+function pinText() {
+  if (PIN.a === undefined) {
+    return "Not pinned: both nodes and the initiator share every core, so a replicated write pays for two targets' CPU on the same cores.";
+  }
+  return (
+    `Pinned with taskset: node A on CPU ${PIN.a}, node B on CPU ${PIN.b}, the initiator (qemu-img) on CPU ${PIN.client}, ` +
+    "in both rows (in the unreplicated row node B idles on the initiator's core): each node has a core of its " +
+    "own, as on two machines, and the initiator takes its CPU from node B's core in both rows."
+  );
+}
+
 function log(message) {
   process.stderr.write(`[replication-bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
@@ -237,21 +248,21 @@ export async function main() {
       { timeoutMs: 300_000 },
     );
     const stopped = await a.call('GET', '/api/v1/replication/tasks/bench');
+    // The end is node A's log line (written when both disks are up to date), not a status poll: a poll
+    // every few ms would cost node A CPU during the resync it measures, and a slower one blurs the time.
+    const finished = a.daemon.waitForLine(/resync finished: both disks up to date/, 300_000);
+    const complete = a.daemon.waitForLine(/"msg":"resync complete"/, 300_000);
     const started = performance.now();
     await a.call('POST', '/api/v1/replication/tasks/bench/start');
-    await waitInSync(a, 'bench');
-    if (env.BENCH_DEBUG)
-      log(
-        a.daemon.output
-          .split('\n')
-          .filter((l) => /resync|connected|decision/.test(l))
-          .slice(-6)
-          .join('\n'),
-      );
+    await finished;
     const resyncSeconds = (performance.now() - started) / 1000;
+    await waitInSync(a, 'bench'); // and the status agrees
+    const phases = JSON.parse(await complete);
+    if (env.BENCH_DEBUG) log(JSON.stringify(phases));
     const resyncMiBs = stopped.outOfSyncBytes / MiB / resyncSeconds;
     log(
-      `resync of ${(stopped.outOfSyncBytes / MiB).toFixed(0)} MiB: ${resyncSeconds.toFixed(2)} s, ${resyncMiBs.toFixed(1)} MiB/s`,
+      `resync of ${(stopped.outOfSyncBytes / MiB).toFixed(0)} MiB: ${resyncSeconds.toFixed(2)} s, ${resyncMiBs.toFixed(1)} MiB/s ` +
+        `(data ${phases.dataSeconds} s, then the peer's flush until ${phases.seconds} s)`,
     );
     const volume = await a.call('GET', '/api/v1/volumes/src');
     const copyTarget = join(tmp, 'copy.img');
@@ -283,9 +294,9 @@ export async function main() {
           `${r.cpu.plainA.toFixed(0)}; ${r.cpu.replicatedA.toFixed(0)} + ${r.cpu.replicatedB.toFixed(0)} |`,
       ),
       '',
-      '| resync | out of sync | time | rate | plain copy (dd, same bytes) | resync/copy |',
-      '|---|---|---|---|---|---|',
-      `| after ${RESYNC_MIB} MiB written while disconnected | ${(stopped.outOfSyncBytes / MiB).toFixed(0)} MiB | ${resyncSeconds.toFixed(2)} s | ${resyncMiBs.toFixed(1)} MiB/s | ${copyMiBs.toFixed(1)} MiB/s | ${(resyncMiBs / copyMiBs).toFixed(2)}x |`,
+      '| resync | out of sync | time | rate | plain copy (dd, same bytes) | resync/copy | of which: data sent; peer flush done |',
+      '|---|---|---|---|---|---|---|',
+      `| after ${RESYNC_MIB} MiB written while disconnected | ${(stopped.outOfSyncBytes / MiB).toFixed(0)} MiB | ${resyncSeconds.toFixed(2)} s | ${resyncMiBs.toFixed(1)} MiB/s | ${copyMiBs.toFixed(1)} MiB/s | ${(resyncMiBs / copyMiBs).toFixed(2)}x | ${phases.dataSeconds} s; ${phases.seconds} s |`,
     ].join('\n');
     process.stdout.write(`\n${table}\n\n`);
     if (env.BENCH_NO_RESULTS !== '1') {
@@ -299,9 +310,10 @@ ${facts.load} at start), paired over loopback, commit ${facts.commit}. Node A ex
 one unreplicated, one replicated with protocol C to node B. \`qemu-img bench -w -t none\` against each,
 in turns, ${ROUNDS} rounds (medians shown). Write-through: every write durable on both nodes before its
 status (fdatasync on both). The resync row: the task stopped, ${RESYNC_MIB} MiB written through iSCSI, the
-task started again, timed until both disks are up to date; the baseline copies the same bytes with
-\`dd bs=1M conv=fdatasync\` on the same filesystem. Both nodes share the 2 cores, so a replicated
-write pays for two targets' CPU on the same machine.
+task started again, timed from the start request until node A logs both disks up to date (connect,
+bitmap exchange, data, the peer's final flush, generations); the baseline copies the same bytes with
+\`dd bs=1M conv=fdatasync\` on the same filesystem (not pinned). ${pinText()} The CPU column is the CPU
+time (user + system, all threads, /proc/PID/stat) each daemon used during the run, per write.
 
 ${table}
 

@@ -1,9 +1,10 @@
 // `npm run bench`: runs the benchmarks (bench/*.mjs), each printing Tandem's figure, the baseline's and
 // their ratio. Name one to run only it, e.g. `npm run bench -- iscsi-vs-tgt`.
+import { main as datarep } from './datarep-bench.mjs';
 import { main as iscsiVsTgt } from './iscsi-vs-tgt.mjs';
 import { main as replication } from './replication.mjs';
 
-const benches = { 'iscsi-vs-tgt': iscsiVsTgt, replication };
+const benches = { 'iscsi-vs-tgt': iscsiVsTgt, replication, datarep };
 const wanted = process.argv.slice(2);
 for (const name of wanted) {
   if (!(name in benches)) {

@@ -207,7 +207,20 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
 
     const auth = new ApiAuth(repos.accounts);
     const app = await buildApiApp(
-      { pools, volumes, targets, catalog, metrics, node, replication, nas, datarep, tasks, network, failover },
+      {
+        pools,
+        volumes,
+        targets,
+        catalog,
+        metrics,
+        node,
+        replication,
+        nas,
+        datarep,
+        tasks,
+        network,
+        failover,
+      },
       auth,
       logger,
     );
@@ -256,7 +269,9 @@ function describeFailoverTargets(
   repos: Repositories,
   volumeNames: readonly string[],
 ): Record<string, { digest: string; problem: string | null }> {
-  const ids = new Set(volumeNames.map((name) => repos.volumes.byName(name)?.id).filter((id) => id !== undefined));
+  const ids = new Set(
+    volumeNames.map((name) => repos.volumes.byName(name)?.id).filter((id) => id !== undefined),
+  );
   const described: Record<string, { digest: string; problem: string | null }> = {};
   for (const target of repos.targets.list()) {
     if (!target.luns.some((lun) => ids.has(lun.volumeId))) continue;
@@ -265,9 +280,12 @@ function describeFailoverTargets(
     described[target.iqn] = {
       digest: identityDigest([
         target.iqn,
-        ...luns.map((l) => `${l.lun}:${l.serial}:${l.naa}:${l.readOnly ? 'ro' : 'rw'}:${l.writeBack ? 'wb' : 'wt'}`),
+        ...luns.map(
+          (l) => `${l.lun}:${l.serial}:${l.naa}:${l.readOnly ? 'ro' : 'rw'}:${l.writeBack ? 'wb' : 'wt'}`,
+        ),
       ]),
-      problem: unfit.length > 0 ? `${unfit.join(', ')}: read only and write-back must be off for failover` : null,
+      problem:
+        unfit.length > 0 ? `${unfit.join(', ')}: read only and write-back must be off for failover` : null,
     };
   }
   return described;

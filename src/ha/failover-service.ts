@@ -154,6 +154,9 @@ export class FailoverService implements FailoverControl {
   #vipHeld = false;
   #closed = false;
   #evaluating = false;
+  /** Tasks seen connected and in sync since this daemon started (the last word before the peer went
+   * silent). A restarted node knows nothing newer than its own disk, which may be behind. */
+  readonly #seenInSync = new Set<string>();
 
   constructor(options: FailoverServiceOptions) {
     this.#o = options;
@@ -356,7 +359,9 @@ export class FailoverService implements FailoverControl {
         : 'set the virtual IP in the network settings',
     );
     if (vip && !this.#vipHeld) {
-      const inUse = await this.#o.virtualIp.driverFor(vip.driver).inUse({ ...vip, port: this.#config.portalPort });
+      const inUse = await this.#o.virtualIp
+        .driverFor(vip.driver)
+        .inUse({ ...vip, port: this.#config.portalPort });
       add(
         'virtual IP free',
         !inUse,
@@ -646,7 +651,9 @@ export class FailoverService implements FailoverControl {
       releaseVirtualIp: async () => {
         const current = this.#o.virtualIp.current();
         if (!current) return;
-        await this.#o.virtualIp.driverFor(current.driver).release({ ...current, port: this.#config.portalPort });
+        await this.#o.virtualIp
+          .driverFor(current.driver)
+          .release({ ...current, port: this.#config.portalPort });
         this.#vipHeld = false;
       },
       openPortal: () => this.#o.portal.open({ host: vip().address, port: this.#config.portalPort }),
@@ -654,12 +661,21 @@ export class FailoverService implements FailoverControl {
     };
   }
 
+  /** Up to date for failover: the primary's own disk, or a secondary's that was seen in sync with the
+   * primary (and has not been outdated since). */
   #volumesUpToDate(): boolean {
     if (this.#config.tasks.length === 0) return false;
     return this.#config.tasks.every((task) => {
       const local = this.#o.replication.localTaskName(task);
       if (local === null) return false;
-      return this.#o.replication.task(local).diskState === 'up-to-date';
+      const status = this.#o.replication.task(local);
+      const inSync =
+        ['connected', 'verifying'].includes(status.connection) &&
+        status.diskState === 'up-to-date' &&
+        status.peerDiskState === 'up-to-date';
+      if (inSync) this.#seenInSync.add(task);
+      else if (status.diskState !== 'up-to-date') this.#seenInSync.delete(task);
+      return status.diskState === 'up-to-date' && (status.role === 'primary' || this.#seenInSync.has(task));
     });
   }
 

@@ -587,6 +587,8 @@ export class ReplicationEngine {
 
   /** Fencing: runs before the primary acknowledges any write without the peer. */
   async #peerLost(reason: string): Promise<void> {
+    // Demoted (the mirror is detached on the way to secondary): no write follows, nothing to fence.
+    if (this.#role !== 'primary') return;
     this.#peerDiskState = 'outdated';
     if (!this.#meta.flags.peerOutdated) {
       await this.#options.fencePeer?.(reason).catch(() => undefined);

@@ -385,7 +385,10 @@ export class ReplicationService implements ReplicationControl {
     if (!this.#repos.replication.pairing())
       throw conflict('not-paired', 'pair this node with its peer first');
     if (this.#held.has(name)) {
-      throw conflict('held-by-failover', `task "${name}" is held by failover: run Sync volume on the active node`);
+      throw conflict(
+        'held-by-failover',
+        `task "${name}" is held by failover: run Sync volume on the active node`,
+      );
     }
     const task = this.#tasks.get(name) ?? (await this.#openTask(record));
     task.engine.clearRefusal();

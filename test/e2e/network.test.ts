@@ -34,6 +34,10 @@ describe('network setup', () => {
     // Roles through the CLI.
     const role = await cliJson<NicView>([...d, 'network', 'role', 'lo', 'data']);
     assert.equal(role.role, 'data');
+    const shownLo = await cliJson<NicView>([...d, 'network', 'show', 'lo']);
+    assert.deepEqual([shownLo.name, shownLo.role, shownLo.loopback], ['lo', 'data', true]);
+    const table = await runCli([...d, 'network', 'show', 'lo']);
+    assert.match(table.stdout, /lo \(loopback\)\s+│\s+data/);
     const missing = await runCli([...d, 'network', 'role', 'nosuch0', 'aux']);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no NIC named nosuch0/);
@@ -97,9 +101,9 @@ describe('network setup', () => {
     assert.equal(shown.virtualIp?.address, '127.0.0.100');
     assert.equal(shown.nics.find((n) => n.name === 'lo')?.role, 'data');
     // The table form names the virtual IP too.
-    const table = await runCli([...d, 'network', 'list']);
-    assert.equal(table.code, 0);
-    assert.match(table.stdout, /127\.0\.0\.100\/8/);
+    const listTable = await runCli([...d, 'network', 'list']);
+    assert.equal(listTable.code, 0);
+    assert.match(listTable.stdout, /127\.0\.0\.100\/8/);
 
     // The NIC carrying it keeps its data role.
     const demote = await call('PUT', '/api/v1/network/nics/lo', { role: 'aux' });

@@ -75,7 +75,10 @@ export interface Lab {
   runner(
     host: LabHost,
   ): (command: string, args: readonly string[], options?: RunOptions) => Promise<ProgramResult>;
-  /** Starts a long-running program inside a namespace; it is killed (SIGKILL) at teardown. */
+  /**
+   * Starts a long-running program inside a namespace; it is killed (SIGKILL) at teardown. Output is
+   * discarded unless `options.stdio` says otherwise (an unread pipe would stall a chatty program).
+   */
   spawn(host: LabHost, argv: readonly string[], options?: SpawnOptions): ChildProcess;
   /**
    * Cuts or restores one node's link. By default the switch-side end of the veth goes down: the node
@@ -372,7 +375,10 @@ export async function createLab(t: TestContext, options: LabOptions = {}): Promi
       const [command, ...args] = argv;
       if (command === undefined) throw new Error('lab.spawn needs a program');
       // `ip netns exec` execs the program in place, so the child's pid is the program's own.
-      const child = spawn('ip', ['netns', 'exec', ns[host], command, ...args], spawnOptions);
+      const child = spawn('ip', ['netns', 'exec', ns[host], command, ...args], {
+        stdio: 'ignore',
+        ...spawnOptions,
+      });
       spawned.add(child);
       return child;
     },

@@ -102,6 +102,34 @@ test('iproute2 VIP driver: a missing NIC is a clear error; held() and release() 
   await driver.release(vip);
 });
 
+test('iproute2 VIP driver: no probe (and no acquire) through a NIC without carrier; release still works', async (t) => {
+  const lab = await createLab(t, { verify: false });
+  const onA = new Iproute2VipDriver({ run: lab.runner('a') });
+  const vip: VirtualIp = {
+    address: lab.addr.data.vip,
+    prefixLength: lab.addr.data.prefixLength,
+    broadcast: lab.addr.data.broadcast,
+    nic: lab.nic.data,
+  };
+  await onA.acquire(vip);
+  await lab.setLink('a', 'data', 'down');
+  const down = (error: unknown) =>
+    isTandemError(error) && error.code === 'vip-nic-down' && /without carrier/.test(error.message);
+  await assert.rejects(onA.inUse(vip), down);
+  // Held already: acquire stays a no-op (no probe needed).
+  await onA.acquire(vip);
+  await onA.release(vip);
+  assert.equal(await onA.held(vip), false);
+  await assert.rejects(onA.acquire(vip), down);
+  assert.equal(await onA.held(vip), false);
+  await lab.setLink('a', 'data', 'down', { side: 'node' });
+  await assert.rejects(
+    onA.inUse(vip),
+    (error: unknown) =>
+      isTandemError(error) && error.code === 'vip-nic-down' && / is down/.test(error.message),
+  );
+});
+
 test('iproute2 VIP driver: release removes the address even when it was added with another prefix', async (t) => {
   const lab = await createLab(t, { verify: false });
   const driver = new Iproute2VipDriver({ run: lab.runner('a') });

@@ -42,7 +42,8 @@ const Password = Type.String({
   maxLength: 256,
   description: "the agent password (the destination share's data replication password); never returned",
 });
-const BandwidthLimit = Type.Union([Size, Type.Null()], {
+// Null first: the API coerces types, and a null tried against the number branch first would become 0.
+const BandwidthLimit = Type.Union([Type.Null(), Size], {
   description: 'bytes per second (or with a unit: 10MiB), null for no limit',
 });
 

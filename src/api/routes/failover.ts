@@ -11,7 +11,10 @@ const TAGS = ['failover'];
 const closed = { additionalProperties: false } as const;
 const optionalBody = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const Endpoint = (what: string) =>
-  Type.String({ maxLength: 64, description: `${what}: IPv4 address with an optional :port (default 7790); "" clears it` });
+  Type.String({
+    maxLength: 64,
+    description: `${what}: IPv4 address with an optional :port (default 7790); "" clears it`,
+  });
 
 const ConfigBody = Type.Object(
   {
@@ -21,14 +24,24 @@ const ConfigBody = Type.Object(
     auxLocal: Type.Optional(Endpoint("this node's heartbeat address on the auxiliary link")),
     auxPeer: Type.Optional(Endpoint("the peer's heartbeat address on the auxiliary link")),
     pingNodes: Type.Optional(
-      Type.Array(Type.String({ maxLength: 15 }), { maxItems: 8, description: 'IPv4 addresses of ping nodes' }),
+      Type.Array(Type.String({ maxLength: 15 }), {
+        maxItems: 8,
+        description: 'IPv4 addresses of ping nodes',
+      }),
     ),
     tasks: Type.Optional(
-      Type.Array(Name, { maxItems: 64, description: 'volume replication tasks (source names) that fail over' }),
+      Type.Array(Name, {
+        maxItems: 64,
+        description: 'volume replication tasks (source names) that fail over',
+      }),
     ),
-    intervalMs: Type.Optional(Type.Integer({ description: 'heartbeat interval, 100..10000 ms (default 500)' })),
+    intervalMs: Type.Optional(
+      Type.Integer({ description: 'heartbeat interval, 100..10000 ms (default 500)' }),
+    ),
     portalPort: Type.Optional(
-      Type.Integer({ description: 'iSCSI port served on the virtual IP, the same on both nodes (default 3260)' }),
+      Type.Integer({
+        description: 'iSCSI port served on the virtual IP, the same on both nodes (default 3260)',
+      }),
     ),
     deadTimeMs: Type.Optional(
       Type.Integer({ description: 'silence after which a link is dead, ≥ 3 intervals (default 2500)' }),
@@ -75,7 +88,13 @@ export const failoverRoutes: FastifyPluginCallbackTypebox<{ ctx: ApiContext }> =
   );
   app.post(
     '/api/v1/failover/stop',
-    { schema: { tags: TAGS, summary: 'Stop failover on both nodes (the service stays where it is)', body: NoBody } },
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Stop failover on both nodes (the service stays where it is)',
+        body: NoBody,
+      },
+    },
     () => service().stop(),
   );
   app.post(
@@ -90,7 +109,9 @@ export const failoverRoutes: FastifyPluginCallbackTypebox<{ ctx: ApiContext }> =
   );
   app.post(
     '/api/v1/failover/failback',
-    { schema: { tags: TAGS, summary: 'Give the active role back once the peer is up to date', body: NoBody } },
+    {
+      schema: { tags: TAGS, summary: 'Give the active role back once the peer is up to date', body: NoBody },
+    },
     () => service().failback(),
   );
   done();

@@ -45,15 +45,24 @@ function vipArg(text: string): string {
 
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('start a two-node failover pair on this machine (loopback virtual IP) and show how to watch a failover')
+    .description(
+      'start a two-node failover pair on this machine (loopback virtual IP) and show how to watch a failover',
+    )
     .option('--dir <dir>', 'where the two nodes keep their data', 'var-demo')
-    .option('--base-port <port>', 'first of the ports the demo uses (API, iSCSI, replication, heartbeat)', portArg, 18080)
+    .option(
+      '--base-port <port>',
+      'first of the ports the demo uses (API, iSCSI, replication, heartbeat)',
+      portArg,
+      18080,
+    )
     .option('--vip <address>', 'the virtual IP (127.0.0.0/8)', vipArg, '127.0.0.100')
     .option('--vip-port <port>', 'iSCSI port on the virtual IP', portArg, 3260)
     .option('--json', 'print one JSON line with the pair (pids, addresses, password) once it is ready')
-    .action(async (options: { dir: string; basePort: number; vip: string; vipPort: number; json?: boolean }) => {
-      await runDemo(options);
-    });
+    .action(
+      async (options: { dir: string; basePort: number; vip: string; vipPort: number; json?: boolean }) => {
+        await runDemo(options);
+      },
+    );
 }
 
 async function runDemo(options: {
@@ -99,7 +108,20 @@ async function runDemo(options: {
     mkdirSync(node.dataDir, { recursive: true });
     const child = spawn(
       process.execPath,
-      [TANDEM_BIN, 'serve', '--data', node.dataDir, '--api', node.api, '--iscsi', node.iscsi, '--replication', node.replication, '--node-name', node.name],
+      [
+        TANDEM_BIN,
+        'serve',
+        '--data',
+        node.dataDir,
+        '--api',
+        node.api,
+        '--iscsi',
+        node.iscsi,
+        '--replication',
+        node.replication,
+        '--node-name',
+        node.name,
+      ],
       { env: { ...process.env, TANDEM_ADMIN_PASSWORD: password }, stdio: ['ignore', 'ignore', 'inherit'] },
     );
     node.child = child;
@@ -114,26 +136,51 @@ async function runDemo(options: {
     return node.client;
   };
   for (const node of nodes) await waitForApi(client(node));
-  say(`two nodes up: ${a.name} (API http://${a.api}) and ${b.name} (API http://${b.api}), password ${password}`);
+  say(
+    `two nodes up: ${a.name} (API http://${a.api}) and ${b.name} (API http://${b.api}), password ${password}`,
+  );
 
   // Volume replication: A's volume is the source, B's the destination; one task, started.
-  for (const [node, peer] of [[a, b], [b, a]] as const) {
+  for (const [node, peer] of [
+    [a, b],
+    [b, a],
+  ] as const) {
     await client(node).call('PUT', '/api/v1/replication/pairing', { peerName: peer.name, secret });
   }
-  for (const [node, peer, mode] of [[a, b, 'source'], [b, a, 'destination']] as const) {
-    await ignoreConflict(client(node).post('/api/v1/volumes', { name: VOLUME, type: 'iscsi', size: '256MiB', replication: true }));
-    await client(node).call('PUT', `/api/v1/volumes/${VOLUME}/replication`, { mode, mirrorServer: peer.replication });
+  for (const [node, peer, mode] of [
+    [a, b, 'source'],
+    [b, a, 'destination'],
+  ] as const) {
+    await ignoreConflict(
+      client(node).post('/api/v1/volumes', {
+        name: VOLUME,
+        type: 'iscsi',
+        size: '256MiB',
+        replication: true,
+      }),
+    );
+    await client(node).call('PUT', `/api/v1/volumes/${VOLUME}/replication`, {
+      mode,
+      mirrorServer: peer.replication,
+    });
   }
-  await ignoreConflict(client(a).post('/api/v1/replication/tasks', { name: TASK, volume: VOLUME, remoteVolume: VOLUME }));
+  await ignoreConflict(
+    client(a).post('/api/v1/replication/tasks', { name: TASK, volume: VOLUME, remoteVolume: VOLUME }),
+  );
   await client(a).post(`/api/v1/replication/tasks/${TASK}/start`, {});
   say('volume replication: initial sync of 256 MiB ...');
   await waitFor(async () => {
-    const s = await client(a).get<{ connection: string; peerDiskState: string }>(`/api/v1/replication/tasks/${TASK}`);
+    const s = await client(a).get<{ connection: string; peerDiskState: string }>(
+      `/api/v1/replication/tasks/${TASK}`,
+    );
     return s.connection === 'connected' && s.peerDiskState === 'up-to-date';
   }, 120_000);
 
   // Failover settings first (they let B's destination volume be mapped), then identical targets.
-  for (const [node, peer] of [[a, b], [b, a]] as const) {
+  for (const [node, peer] of [
+    [a, b],
+    [b, a],
+  ] as const) {
     await client(node).call('PUT', '/api/v1/failover/config', {
       dataLocal: node.heartbeat.data,
       dataPeer: peer.heartbeat.data,
@@ -160,7 +207,8 @@ async function runDemo(options: {
   }
   say('failover: waiting for the heartbeat on both links ...');
   await waitFor(async () => {
-    const checks = (await client(a).post<{ checks: { ok: boolean }[] }>('/api/v1/failover/preflight', {})).checks;
+    const checks = (await client(a).post<{ checks: { ok: boolean }[] }>('/api/v1/failover/preflight', {}))
+      .checks;
     return checks.every((c) => c.ok);
   }, 30_000);
   await client(a).post('/api/v1/failover/start', {});

@@ -29,7 +29,12 @@ function showStatus(s: FailoverStatus): void {
     ['started', s.started],
     ['state', s.state],
     ['term', s.term],
-    ['virtual IP', s.virtualIp ? `${s.virtualIp.address} (${s.virtualIp.driver}, ${s.virtualIp.held ? 'held here' : 'not here'})` : null],
+    [
+      'virtual IP',
+      s.virtualIp
+        ? `${s.virtualIp.address} (${s.virtualIp.driver}, ${s.virtualIp.held ? 'held here' : 'not here'})`
+        : null,
+    ],
     ['ping node', s.pingNodeReachable ? 'answers' : 'no answer'],
     [
       'peer',
@@ -47,23 +52,31 @@ function showStatus(s: FailoverStatus): void {
     ],
   ]);
   for (const alarm of s.alarms) process.stdout.write(`${pc.yellow('alarm:')} ${alarm}\n`);
-  printTable(s.links, [
-    { header: 'LINK', value: (l) => l.name },
-    { header: 'LOCAL', value: (l) => l.local },
-    { header: 'PEER', value: (l) => l.peer },
-    { header: 'ALIVE', value: (l) => l.alive },
-    { header: 'RTT MS', value: (l) => l.rttMs },
-    { header: 'JITTER P99 MS', value: (l) => l.jitterP99Ms },
-  ], 'no heartbeat links');
-  printTable(s.tasks, [
-    { header: 'TASK', value: (t) => t.localTask || t.task },
-    { header: 'RUNNING', value: (t) => t.running },
-    { header: 'ROLE', value: (t) => t.role },
-    { header: 'CONNECTION', value: (t) => (t.held ? `${t.connection} (held)` : t.connection) },
-    { header: 'VOLUME', value: (t) => `${t.volume} ${t.diskState}` },
-    { header: 'PEER VOLUME', value: (t) => `${t.remoteVolume} ${t.peerDiskState}` },
-    { header: 'PEER', value: (t) => t.peerAddress },
-  ], 'no failover tasks');
+  printTable(
+    s.links,
+    [
+      { header: 'LINK', value: (l) => l.name },
+      { header: 'LOCAL', value: (l) => l.local },
+      { header: 'PEER', value: (l) => l.peer },
+      { header: 'ALIVE', value: (l) => l.alive },
+      { header: 'RTT MS', value: (l) => l.rttMs },
+      { header: 'JITTER P99 MS', value: (l) => l.jitterP99Ms },
+    ],
+    'no heartbeat links',
+  );
+  printTable(
+    s.tasks,
+    [
+      { header: 'TASK', value: (t) => t.localTask || t.task },
+      { header: 'RUNNING', value: (t) => t.running },
+      { header: 'ROLE', value: (t) => t.role },
+      { header: 'CONNECTION', value: (t) => (t.held ? `${t.connection} (held)` : t.connection) },
+      { header: 'VOLUME', value: (t) => `${t.volume} ${t.diskState}` },
+      { header: 'PEER VOLUME', value: (t) => `${t.remoteVolume} ${t.peerDiskState}` },
+      { header: 'PEER', value: (t) => t.peerAddress },
+    ],
+    'no failover tasks',
+  );
 }
 
 function showChecks(checks: readonly PreflightCheck[]): void {
@@ -129,12 +142,21 @@ export function failoverCommand(): Command {
       .option('--aux-local <addr[:port]>', "this node's heartbeat address on the auxiliary link")
       .option('--aux-peer <addr[:port]>', "the peer's heartbeat address on the auxiliary link")
       .option('--ping-node <ip>', 'a ping node (repeat for several; replaces the list)', collect)
-      .option('--task <name>', 'a volume replication task that fails over (repeat; replaces the list)', collect)
+      .option(
+        '--task <name>',
+        'a volume replication task that fails over (repeat; replaces the list)',
+        collect,
+      )
       .option('--interval <ms>', 'heartbeat interval (default 500)', millisecondsArg)
       .option('--dead-time <ms>', 'silence after which a link is dead (default 2500)', millisecondsArg)
-      .option('--portal-port <port>', 'iSCSI port on the virtual IP, the same on both nodes (default 3260)', portArg),
+      .option(
+        '--portal-port <port>',
+        'iSCSI port on the virtual IP, the same on both nodes (default 3260)',
+        portArg,
+      ),
     (client, o) => {
-      if (o.enable === true && o.disable === true) throw new InvalidArgumentError('--enable or --disable, not both');
+      if (o.enable === true && o.disable === true)
+        throw new InvalidArgumentError('--enable or --disable, not both');
       const body = {
         ...(o.enable === true ? { enabled: true } : {}),
         ...(o.disable === true ? { enabled: false } : {}),

@@ -160,6 +160,12 @@ export function networkCommand(): Command {
     },
   );
 
+  clientAction(
+    network.command('show').description('show one NIC with its role and addresses').argument('<nic>'),
+    (client, _o, [nic = '']) => client.get<NicView>(`${NETWORK}/nics/${enc(nic)}`),
+    (nic) => showNics([nic]),
+  );
+
   clientAction<object, NicView>(
     network
       .command('role')

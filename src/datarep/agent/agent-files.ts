@@ -1,7 +1,7 @@
 // Writing the agent's files so that rsync never sees half of one (temp file + fsync + rename, mode set
 // at creation), and checking the secrets files' modes before rsync is started.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { TandemError } from '../../lib/errors.js';
 
@@ -26,12 +26,12 @@ export async function writeFileAtomic(path: string, content: string, mode: numbe
 
 /**
  * Refuses a secrets file that is missing, not a regular file, or readable or writable by anyone but
- * its owner (mode looser than 0600), or not owned by us.
+ * its owner (mode looser than 0600), or not owned by us. A symlink is refused too (lstat).
  */
 export async function checkSecretsFile(path: string): Promise<void> {
   let stats;
   try {
-    stats = await stat(path);
+    stats = await lstat(path);
   } catch {
     throw new TandemError('internal', 'agent-secrets-missing', `the agent's secrets file ${path} is missing`);
   }

@@ -72,8 +72,18 @@ export class DataReplicationAgent {
     this.configFile = join(options.dir, 'rsyncd.conf');
     this.secretsDir = join(options.dir, 'secrets');
     this.supervisor = new Supervisor({
-      command: options.rsync ?? 'rsync',
-      args: ['--daemon', '--no-detach', `--config=${this.configFile}`],
+      // setpriv: rsync gets SIGKILL when this daemon dies, so it never outlives us holding the port.
+      command: 'setpriv',
+      args: [
+        '--pdeathsig',
+        'KILL',
+        '--',
+        options.rsync ?? 'rsync',
+        '--daemon',
+        '--no-detach',
+        `--config=${this.configFile}`,
+      ],
+      logFile: join(options.dir, 'rsyncd.log'),
       logger: options.logger.child({ component: 'datarep-agent' }),
       what: 'data replication agent',
       preflight: () => this.preflight(),
@@ -159,6 +169,7 @@ export class DataReplicationAgent {
         maxConnections: desired.maxConnections,
         allowedHosts: desired.allowedHosts,
         lockFile: join(this.options.dir, 'rsyncd.lock'),
+        logFile: join(this.options.dir, 'rsyncd.log'),
       },
       modules,
     );

@@ -14,6 +14,8 @@ export interface AgentGlobals extends AgentListen {
   /** Empty: every host may connect (the password still guards each share). */
   readonly allowedHosts: readonly string[];
   readonly lockFile: string;
+  /** rsync's log; the supervisor follows it into the node's log. */
+  readonly logFile: string;
 }
 
 /** One rsync module per share with data replication enabled. */
@@ -37,8 +39,9 @@ export function renderRsyncdConfig(globals: AgentGlobals, modules: readonly Agen
     'use chroot = yes',
     `max connections = ${globals.maxConnections}`,
     `lock file = ${globals.lockFile}`,
-    // The supervisor reads stderr into the node's log; rsync would use syslog otherwise.
-    'log file = /dev/stderr',
+    // Followed by the supervisor into the node's log (rsync would use syslog otherwise; /dev/stderr
+    // cannot be opened when stderr is a socket, as Node's child pipes are).
+    `log file = ${globals.logFile}`,
     `timeout = ${AGENT_IO_TIMEOUT_SECONDS}`,
     'strict modes = yes',
   ];

@@ -3,6 +3,7 @@
 // doubles while it keeps dying quickly. `stop()` ends it (SIGTERM, then SIGKILL) and stops restarting.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { LogTail } from './log-tail.js';
 import { messageOf } from '../../lib/errors.js';
 import type { Logger } from '../../observability/logger.js';
 
@@ -20,6 +21,8 @@ export interface SupervisorOptions {
   readonly stableAfterMs?: number;
   /** How long stop() waits after SIGTERM before SIGKILL. */
   readonly stopGraceMs?: number;
+  /** A log file the program writes (emptied at each start); its lines go to our log like stderr's. */
+  readonly logFile?: string;
 }
 
 export interface SupervisorStatus {
@@ -33,7 +36,7 @@ export interface SupervisorStatus {
     readonly signal: string | null;
     readonly at: string;
   } | null;
-  /** Why the program is not running when it should be (refused preflight, cannot start). */
+  /** The last failure (refused preflight, cannot start, unexpected exit) since start() was called. */
   readonly lastError: string | null;
 }
 
@@ -72,6 +75,7 @@ export class Supervisor {
     if (this.child !== null) return;
     this.clearRestartTimer();
     this.backoffMs = this.options.initialBackoffMs ?? 1000;
+    this.lastError = null;
     this.starting ??= this.spawnChecked().finally(() => (this.starting = null));
     return this.starting;
   }
@@ -117,29 +121,35 @@ export class Supervisor {
 
   private spawnNow(): void {
     const { command, args, logger, what } = this.options;
+    const started: { pid?: number } = {};
+    const forward = (line: string): void => {
+      if (line.trim() !== '') logger.info({ what, childPid: started.pid }, line);
+    };
+    // Emptied before the start, so the tail reads only this run's lines.
+    const tail = this.options.logFile === undefined ? null : new LogTail(this.options.logFile, forward);
     const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    started.pid = child.pid;
     this.child = child;
     this.startedAtMs = Date.now();
     this.startedAt = new Date(this.startedAtMs).toISOString();
-    this.lastError = null;
     const lines = createInterface({ input: child.stderr });
-    lines.on('line', (line) => {
-      if (line.trim() !== '') logger.info({ component: 'datarep-agent', pid: child.pid }, line);
-    });
+    lines.on('line', forward);
     this.exited = new Promise<void>((resolve) => {
       let done = false;
       const finish = (code: number | null, signal: NodeJS.Signals | null, error?: Error): void => {
         if (done) return;
         done = true;
         lines.close();
-        this.onExit(child, code, signal, error);
-        resolve();
+        void (tail?.close() ?? Promise.resolve()).then(() => {
+          this.onExit(child, code, signal, error);
+          resolve();
+        });
       };
       child.once('error', (error) => finish(null, null, error));
       child.once('exit', (code, signal) => finish(code, signal));
     });
     if (child.pid !== undefined)
-      logger.info({ event: 'supervised-started', what, pid: child.pid }, `${what} started`);
+      logger.info({ event: 'supervised-started', what, childPid: child.pid }, `${what} started`);
   }
 
   private onExit(
@@ -165,7 +175,7 @@ export class Supervisor {
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 30_000);
     logger.warn(
-      { event: 'supervised-exited', what, pid: child.pid, code, signal, restartInMs: delay },
+      { event: 'supervised-exited', what, childPid: child.pid, code, signal, restartInMs: delay },
       `${what} ${this.lastError}; restarting in ${delay} ms`,
     );
     this.restartTimer = setTimeout(() => {

@@ -13,6 +13,8 @@ export interface WorkerConfig {
   readonly pingIntervalMs: number;
   readonly term: number;
   readonly advert: FlatObject;
+  /** Nice value for the worker thread (Linux: per thread), or null to leave it alone. */
+  readonly workerNice: number | null;
   /** Added to the worker's wall clock, to test clock-offset estimation on one machine. */
   readonly clockSkewMsForTest: number;
 }

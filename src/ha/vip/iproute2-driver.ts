@@ -1,6 +1,6 @@
 // The virtual IP as a real address on the data NIC: `ip addr add/del`, duplicate-address detection
 // and gratuitous ARP with arping. Needs root (CAP_NET_ADMIN, CAP_NET_RAW).
-import { conflict, isTandemError } from '../../lib/errors.js';
+import { conflict, isTandemError, TandemError } from '../../lib/errors.js';
 import { Mutex } from '../../lib/mutex.js';
 import { runProgram } from '../../lib/run-program.js';
 import { showNic, type ProgramRunner } from '../../network/interfaces.js';
@@ -40,6 +40,24 @@ export class Iproute2VipDriver implements VirtualIpDriver {
   }
 
   async inUse(vip: VirtualIp): Promise<boolean> {
+    // A probe through a NIC without carrier gets no answer and would read as "free": say so instead.
+    const nic = await showNic(vip.nic, this.run).catch((error: unknown) => {
+      if (isTandemError(error) && error.code === 'nic-not-found') {
+        throw new TandemError(
+          'unavailable',
+          'vip-nic-missing',
+          `cannot probe ${vip.address}: there is no NIC ${vip.nic}`,
+        );
+      }
+      throw error;
+    });
+    if (!nic.adminUp || !nic.carrier) {
+      throw new TandemError(
+        'unavailable',
+        'vip-nic-down',
+        `NIC ${vip.nic} is ${nic.adminUp ? 'without carrier' : 'down'}: cannot tell whether another host holds ${vip.address}`,
+      );
+    }
     const result = await this.run('arping', probeArgv(vip, this.timing), { timeoutMs: PROGRAM_TIMEOUT_MS });
     return interpretProbe(vip, result);
   }

@@ -110,7 +110,10 @@ export class IscsiPortal {
   closeConnectionsTo(localAddress: string): number {
     let closed = 0;
     for (const connection of this.connections) {
-      if (connection.socket.localAddress === localAddress || connection.socket.localAddress === `::ffff:${localAddress}`) {
+      if (
+        connection.socket.localAddress === localAddress ||
+        connection.socket.localAddress === `::ffff:${localAddress}`
+      ) {
         connection.socket.destroy();
         closed++;
       }

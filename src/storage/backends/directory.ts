@@ -1,9 +1,17 @@
 // The backing store of NAS volumes: a directory in the pool. Its size is a quota that the volume
 // manager accounts; usage is measured by walking the tree.
-import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, readdir, rm, statfs } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { runProgram } from '../../lib/run-program.js';
 
+const BTRFS_SUPER_MAGIC = 0x9123683e;
+
+/** On btrfs the directory is a subvolume, so NAS snapshots of it are instant btrfs snapshots. */
 export async function createVolumeDirectory(path: string): Promise<void> {
+  if ((await statfs(dirname(path))).type === BTRFS_SUPER_MAGIC) {
+    const made = await runProgram('btrfs', ['subvolume', 'create', path]).catch(() => null);
+    if (made?.code === 0) return;
+  }
   await mkdir(path, { mode: 0o755 });
 }
 

@@ -2,7 +2,7 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { MIGRATIONS } from '../../../src/config/migrations.js';
+import { LATEST_VERSION, MIGRATIONS } from '../../../src/config/migrations.js';
 import { createRepositories, type Repositories } from '../../../src/config/repositories/index.js';
 import {
   REPLICATION_NODE_NAME_KEY,
@@ -91,7 +91,7 @@ describe('replication repo: migration 3', () => {
     old.close();
     const db = openStore(path);
     t.after(() => db.close());
-    assert.equal(db.pragma('user_version', { simple: true }), 3);
+    assert.equal(db.pragma('user_version', { simple: true }), LATEST_VERSION);
     const tables = (
       db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]
     ).map((r) => r.name);

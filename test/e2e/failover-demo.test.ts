@@ -1,0 +1,184 @@
+// Failover end to end on one machine, through `tandem demo` (loopback virtual IP): a client writes
+// through the virtual IP; kill -9 the active node; the passive one takes over and the client's data
+// reads back; the old primary restarts passive and behind, is refused a failback until Sync volume
+// resyncs it, then takes the service back by Failback, with every write there.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, it, type TestContext } from 'node:test';
+import { api, TANDEM_BIN } from '../helpers/daemon.js';
+import { run } from '../helpers/programs.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+interface Ready {
+  password: string;
+  url: string;
+  nodes: { name: string; pid: number; api: string; dataDir: string }[];
+}
+
+function spawnTracked(t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const child = spawn(process.execPath, [TANDEM_BIN, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // Daemons log to stdout: drain it (a full pipe would stall the daemon), to a file when asked.
+  const log = process.env.FAILOVER_TEST_LOG;
+  if (log && args[0] === 'serve') child.stdout.pipe(createWriteStream(`${log}.${String(child.pid)}`));
+  else if (args[0] === 'serve') child.stdout.resume();
+  child.stderr.resume();
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  return child;
+}
+
+async function readyLine(child: ChildProcess, ms: number): Promise<Ready> {
+  const stdout = child.stdout;
+  assert.ok(stdout);
+  const lines = createInterface({ input: stdout });
+  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+  try {
+    for await (const line of lines) {
+      if (line.startsWith('{')) return JSON.parse(line) as Ready;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  throw new Error(`the demo exited (${String(child.exitCode)}) before it was ready`);
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const until = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < until) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  assert.fail(`${what} did not happen in ${ms} ms${last instanceof Error ? `: ${last.message}` : ''}`);
+}
+
+const qemuIo = (url: string, ...commands: string[]) =>
+  run('qemu-io', [...commands.flatMap((c) => ['-c', c]), url], { timeoutMs: 30_000 });
+
+/** qemu-io exits 0 even when a pattern does not match; this does not. */
+async function verified(url: string, ...commands: string[]): Promise<boolean> {
+  const result = await qemuIo(url, ...commands);
+  return result.code === 0 && !/failed|error/i.test(result.stdout + result.stderr);
+}
+
+describe('failover with the loopback demo pair', { timeout: 600_000 }, () => {
+  it('kill -9 the active node: the passive one takes over; Sync volume, then Failback, and no write is lost', async (t) => {
+    const dir = tempDir(t);
+    const base = 20_000 + Math.floor(Math.random() * 400) * 20;
+    const vip = `127.0.${String(1 + Math.floor(Math.random() * 250))}.100`;
+    const demo = spawnTracked(t, [
+      'demo',
+      '--dir',
+      join(dir, 'demo'),
+      '--base-port',
+      String(base),
+      '--vip',
+      vip,
+      '--json',
+    ]);
+    const ready = await readyLine(demo, 240_000);
+    const [a, b] = ready.nodes;
+    assert.ok(a && b);
+    const call = (node: { api: string }, method: string, path: string) =>
+      api(node.api, method, path, { password: ready.password });
+    const status = async (node: { api: string }) =>
+      (await call(node, 'GET', '/api/v1/failover')).body as {
+        state: string;
+        term: number;
+        peer: { upToDate: boolean | null };
+        tasks: { connection: string; diskState: string; peerDiskState: string; held: boolean }[];
+      };
+
+    // A client writes through the virtual IP, to the active node A.
+    assert.ok(await verified(ready.url, 'write -P 0xa1 0 4M', 'read -P 0xa1 0 4M'));
+    assert.equal((await status(a)).state, 'active');
+    const termBefore = (await status(b)).term;
+
+    // kill -9 A: B takes over; the client's next I/O through the same address succeeds with A's data.
+    const killedAt = performance.now();
+    process.kill(a.pid, 'SIGKILL');
+    const seconds = await waitFor(
+      'first I/O through the virtual IP after the kill',
+      async () =>
+        (await verified(ready.url, 'read -P 0xa1 0 4M')) ? (performance.now() - killedAt) / 1000 : undefined,
+      60_000,
+    );
+    t.diagnostic(`kill -9 -> first successful I/O through the virtual IP: ${seconds.toFixed(2)} s`);
+    const afterTakeOver = await status(b);
+    assert.equal(afterTakeOver.state, 'active');
+    assert.ok(afterTakeOver.term > termBefore);
+    assert.ok(
+      afterTakeOver.tasks.every((task) => task.held),
+      'replication is held until Sync volume',
+    );
+    assert.ok(await verified(ready.url, 'write -P 0xb2 4M 4M'));
+
+    // A comes back: passive, behind, and never takes the service back by itself.
+    const port = (address: string, offset: number) =>
+      `127.0.0.1:${String(Number(address.split(':').pop()) + offset)}`;
+    const apiA = a.api.replace('http://', '');
+    spawnTracked(
+      t,
+      [
+        'serve',
+        '--data',
+        a.dataDir,
+        '--api',
+        apiA,
+        '--iscsi',
+        port(apiA, 2),
+        '--replication',
+        port(apiA, 4),
+        '--node-name',
+        a.name,
+      ],
+      { TANDEM_ADMIN_PASSWORD: ready.password },
+    );
+    await waitFor('A back and heard by B', async () =>
+      (await status(b)).peer.upToDate === false ? true : undefined,
+    );
+    assert.equal(await waitFor('A answering its API', async () => (await status(a)).state), 'passive');
+    const refused = await call(b, 'POST', '/api/v1/failover/failback');
+    assert.equal(refused.status, 409, JSON.stringify(refused.body));
+    assert.match(JSON.stringify(refused.body), /not up to date/);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    assert.equal((await status(b)).state, 'active', 'A must not take the service back by itself');
+
+    // Sync volume: A reconnects and resyncs from B; then Failback gives A the service again.
+    assert.equal((await call(b, 'POST', '/api/v1/failover/sync-volume')).status, 200);
+    await waitFor(
+      'A resynced',
+      async () => {
+        const task = (await status(a)).tasks[0];
+        return task?.connection === 'connected' && task.diskState === 'up-to-date' ? true : undefined;
+      },
+      120_000,
+    );
+    await waitFor('B sees A up to date', async () =>
+      (await status(b)).peer.upToDate === true ? true : undefined,
+    );
+    const back = await call(b, 'POST', '/api/v1/failover/failback');
+    assert.equal(back.status, 200, JSON.stringify(back.body));
+    await waitFor(
+      'A active again',
+      async () => ((await status(a)).state === 'active' ? true : undefined),
+      30_000,
+    );
+    await waitFor('both writes read back through the virtual IP after failback', async () =>
+      (await verified(ready.url, 'read -P 0xa1 0 4M', 'read -P 0xb2 4M 4M')) ? true : undefined,
+    );
+    assert.equal((await status(b)).state, 'passive');
+  });
+});

@@ -1,0 +1,118 @@
+// The agent against real rsync: files written 0600, config changes picked up per connection without
+// a restart, a new port restarts it, disabling stops it and removes the secrets.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DataReplicationAgent, type AgentDesiredState } from '../../../../src/datarep/agent/agent.js';
+import { createLogger } from '../../../../src/observability/logger.js';
+import { run } from '../../../helpers/programs.js';
+import { tempDir } from '../../../helpers/temp-dir.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
+
+async function listModules(port: number): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const listed = await run('rsync', ['--list-only', `rsync://127.0.0.1:${port}/`]);
+    if (listed.code === 0) return listed.stdout;
+    await sleep(50);
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+test('the agent follows its desired state', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const share = join(dir, 'share');
+  mkdirSync(share);
+  let log = '';
+  const sink = new PassThrough();
+  sink.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
+  const agent = new DataReplicationAgent({
+    dir: join(dir, 'agent'),
+    logger: createLogger({ destination: sink }),
+  });
+  t.after(() => agent.close());
+  const port = await freePort();
+  const desired: AgentDesiredState = {
+    enabled: true,
+    listen: { port, address: '127.0.0.1' },
+    allowedHosts: [],
+    maxConnections: 4,
+    shares: [
+      { name: 'office', path: share, comment: 'first words', id: 'alice', password: 'secret password' },
+    ],
+  };
+
+  await agent.apply(desired);
+  const started = agent.status();
+  assert.equal(started.running, true, started.lastError ?? '');
+  assert.deepEqual(started.modules, ['office']);
+  const secrets = join(dir, 'agent', 'secrets', 'office.secrets');
+  assert.equal(readFileSync(secrets, 'utf8'), 'alice:secret password\n');
+  assert.equal(statSync(secrets).mode & 0o777, 0o600);
+  assert.equal(statSync(join(dir, 'agent')).mode & 0o777, 0o700);
+  assert.match(await listModules(port), /^office\s+\tfirst words$/m);
+
+  // A new comment: the file changes, rsync reads it on the next connection, same process.
+  await agent.apply({ ...desired, shares: [{ ...desired.shares[0]!, comment: 'second words' }] });
+  assert.equal(agent.status().pid, started.pid);
+  assert.match(await listModules(port), /^office\s+\tsecond words$/m);
+
+  // A new port needs a new process.
+  const port2 = await freePort();
+  await agent.apply({ ...desired, listen: { port: port2, address: '127.0.0.1' } });
+  const moved = agent.status();
+  assert.notEqual(moved.pid, started.pid);
+  assert.equal(moved.port, port2);
+  assert.match(await listModules(port2), /^office\s/m);
+
+  // No shares: still running, nothing offered, the old secrets gone.
+  await agent.apply({ ...desired, listen: { port: port2, address: '127.0.0.1' }, shares: [] });
+  assert.equal((await listModules(port2)).trim(), '');
+  assert.deepEqual(readdirSync(join(dir, 'agent', 'secrets')), []);
+
+  await agent.apply({ ...desired, enabled: false });
+  const stopped = agent.status();
+  assert.equal(stopped.running, false);
+  assert.equal(stopped.pid, null);
+  assert.ok(!existsSync(secrets));
+  assert.ok(!log.includes('secret password'), 'the password is never logged');
+});
+
+test('a port already taken shows as an error and is retried', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t);
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.after(() => blocker.close());
+  const address = blocker.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const agent = new DataReplicationAgent({
+    dir: join(dir, 'agent'),
+    logger: createLogger({ destination: new PassThrough() }),
+    initialBackoffMs: 50,
+  });
+  t.after(() => agent.close());
+  await agent.apply({
+    enabled: true,
+    listen: { port, address: '127.0.0.1' },
+    allowedHosts: [],
+    maxConnections: 1,
+    shares: [],
+  });
+  for (let i = 0; i < 200 && agent.status().restarts < 2; i++) await sleep(25);
+  const status = agent.status();
+  assert.ok(status.restarts >= 2, `restarted ${status.restarts} times`);
+  assert.match(status.lastError ?? '', /exited unexpectedly/);
+});
