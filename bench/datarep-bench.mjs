@@ -3,12 +3,14 @@
 //   npm run bench -- datarep
 //
 // Two Tandem daemons on this machine (loopback). Node B enables its data replication agent and serves
-// two shares of one NAS volume: `tandem` (the task's destination) and `plain` (the baseline's). Node A
-// holds a share with a tree of 10,000 files in 100 directories (1-16 KiB each, ~80 MiB). A first full
-// sync fills both destinations (the task, and `rsync -a` to `plain`). Then, per round, 1% of the files
-// (100) are changed, and the task run (via the API: snapshot + rsync + release, until the API reports
-// the result) and a plain `rsync -a SRC/ rsync://ID@HOST:PORT/plain/` are timed, in alternating order.
-// The table shows the medians and their ratio (goal: at most 1.2x). Snapshot time is measured per mode
+// three shares of one NAS volume: `tandem` (the task's destination) and two for the baselines: `plain`
+// (`rsync -a`) and `same` (rsync with exactly the task's options, from the compiled rsyncArgs: -aHAXS,
+// --numeric-ids, --delete, ...). Node A holds a share with a tree of 10,000 files in 100 directories
+// (1-16 KiB each, ~80 MiB). A first full sync fills the three destinations. Then, per round, 1% of the
+// files (100) are changed, and the task run (via the API: snapshot + rsync + release, until the API
+// reports the result) and the two baselines, straight from the live share, are timed, the order rotating
+// per round. The table shows the medians and the ratios to both (goal: at most 1.2x; the same-options
+// one is the apples-to-apples figure). Snapshot time is measured per mode
 // available: `copy` on the bench filesystem, and, with root and mkfs.btrfs, whatever the NAS side picks
 // on a btrfs loop filesystem (`btrfs`: NAS volumes there are subvolumes). Set BENCH_BTRFS=0 to skip it.
 // Writes docs/results/datarep-bench.md (the hand-written notes below its marker are kept).
@@ -29,6 +31,13 @@ import { fileURLToPath } from 'node:url';
 import { freePort, run, runChecked, startDaemon, stopAll } from './lib/children.mjs';
 import { filesystemOf, machineFacts } from './lib/machine.mjs';
 import { keptNotes, NOTES_MARKER } from './lib/results-file.mjs';
+
+const compiledRsyncCommand = new URL('../dist/datarep/rsync-command.js', import.meta.url);
+/** The task's own rsync command line (compiled), so the baseline cannot drift from it. */
+const { rsyncArgs } = await import(compiledRsyncCommand.href).catch(() => {
+  process.stderr.write('dist/ is missing: run `npx tsc -p tsconfig.build.json` first\n');
+  process.exit(1);
+});
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = join(REPO, 'docs', 'results', 'datarep-bench.md');
@@ -129,7 +138,22 @@ async function taskRun(a, name) {
 }
 
 async function plainRsync(source, url) {
-  const result = await runChecked('rsync', ['-a', `${source}/`, url], {
+  return timedRsync(['-a', `${source}/`, url]);
+}
+
+/** rsync with the task's options (as the task is set up: --delete, no limit, no compression). */
+async function sameOptionsRsync(source, agentPort, module) {
+  return timedRsync(
+    rsyncArgs(`${source}/`, { host: '127.0.0.1', port: agentPort }, module, `agent-${module}`, {
+      deleteExtraneous: true,
+      bandwidthLimit: null,
+      compress: false,
+    }),
+  );
+}
+
+async function timedRsync(args) {
+  const result = await runChecked('rsync', args, {
     env: { PATH: env.PATH, LC_ALL: 'C', RSYNC_PASSWORD: AGENT_PASSWORD },
     timeoutMs: 600_000,
   });
@@ -185,14 +209,20 @@ async function compare(a, setup, agentPort) {
   const plainUrl = `rsync://agent-${setup.plainShare}@127.0.0.1:${agentPort}/${setup.plainShare}/`;
   const fullTandem = await taskRun(a, setup.task);
   const fullPlain = await plainRsync(share.path, plainUrl);
-  process.stdout.write(`full sync: task ${secs(fullTandem.seconds)}, plain rsync ${secs(fullPlain)}\n`);
+  const fullSame = await sameOptionsRsync(share.path, agentPort, setup.sameShare);
+  process.stdout.write(
+    `full sync: task ${secs(fullTandem.seconds)}, rsync -a ${secs(fullPlain)}, same options ${secs(fullSame)}\n`,
+  );
   const tandem = [];
   const plain = [];
+  const same = [];
   const phases = { snapshot: [], transfer: [], release: [] };
   let mode = 'unknown';
   for (let round = 0; round < ROUNDS; round++) {
     await changeOnePercent(share.path, round);
-    for (const which of round % 2 === 0 ? ['tandem', 'plain'] : ['plain', 'tandem']) {
+    const order = ['tandem', 'plain', 'same'];
+    for (let k = 0; k < round % order.length; k++) order.push(order.shift());
+    for (const which of order) {
       if (which === 'tandem') {
         const r = await taskRun(a, setup.task);
         tandem.push(r.seconds);
@@ -200,12 +230,14 @@ async function compare(a, setup, agentPort) {
         phases.transfer.push((r.result.transferMs ?? NaN) / 1000);
         phases.release.push((r.result.releaseMs ?? NaN) / 1000);
         mode = r.result.snapshot?.mode ?? mode;
-      } else {
+      } else if (which === 'plain') {
         plain.push(await plainRsync(share.path, plainUrl));
+      } else {
+        same.push(await sameOptionsRsync(share.path, agentPort, setup.sameShare));
       }
     }
     process.stdout.write(
-      `round ${round + 1}: task ${secs(tandem.at(-1))}, plain rsync ${secs(plain.at(-1))}\n`,
+      `round ${round + 1}: task ${secs(tandem.at(-1))}, rsync -a ${secs(plain.at(-1))}, same options ${secs(same.at(-1))}\n`,
     );
   }
   const snapshots = await snapshotTimes(a, setup.volume);
@@ -215,8 +247,10 @@ async function compare(a, setup, agentPort) {
     mode,
     fullTandem: fullTandem.seconds,
     fullPlain,
+    fullSame,
     tandem,
     plain,
+    same,
     snapshot: median(phases.snapshot),
     transfer: median(phases.transfer),
     release: median(phases.release),
@@ -239,6 +273,7 @@ export async function main() {
         task: 'bench0',
         tandemShare: 'tandem0',
         plainShare: 'plain0',
+        sameShare: 'same0',
       },
       ...(btrfs
         ? [
@@ -249,6 +284,7 @@ export async function main() {
               task: 'bench1',
               tandemShare: 'tandem1',
               plainShare: 'plain1',
+              sameShare: 'same1',
               pool: 'btrfs',
               fs: 'btrfs (loop file)',
             },
@@ -258,7 +294,7 @@ export async function main() {
     const agentPort = await freePort();
     await b.call('POST', '/api/v1/volumes', { name: 'vault', type: 'nas', size: '8GiB' });
     for (const setup of setups) {
-      for (const share of [setup.tandemShare, setup.plainShare]) {
+      for (const share of [setup.tandemShare, setup.plainShare, setup.sameShare]) {
         await b.call('POST', '/api/v1/nas/shares', { name: share, volume: 'vault' });
         await b.call('PUT', `/api/v1/nas/shares/${share}/data-replication`, {
           enabled: true,
@@ -290,16 +326,26 @@ export async function main() {
       `Written by \`npm run bench -- datarep\` on ${startedAt.toISOString()} (${facts.commit}); ${facts.cores} cores (${facts.cpuModel}),`,
       `kernel ${facts.kernel}, ${facts.memoryGiB} GiB RAM, load at the end ${facts.load}, Node ${facts.node}, ${rsyncVersion.trim()}.`,
       `Two daemons on loopback; destination: node B's agent (ext4). Tree: ${FILES} files in ${DIRS} directories, 1-16 KiB`,
-      `each; each round changes ${CHANGED} files (1%). Medians of ${ROUNDS} rounds, task and plain rsync alternating first.`,
+      `each; each round changes ${CHANGED} files (1%). Medians of ${ROUNDS} rounds; the order of task, \`rsync -a\` and`,
+      'same-options rsync rotates per round. "same options" is rsync with exactly the task\'s command line',
+      `(\`${rsyncArgs('SRC/', { host: 'HOST', port: 873 }, 'SHARE', 'ID', { deleteExtraneous: true, bandwidthLimit: null, compress: false }).slice(0, -3).join(' ')}\`),`,
+      'the apples-to-apples baseline; `rsync -a` is the plain one. Both read the live share (no snapshot).',
       'The task time is wall time from `POST .../run` until `GET .../tasks/NAME` shows the result: snapshot + rsync + release.',
       '',
-      '| source filesystem | snapshot mode | run | Tandem task | plain `rsync -a` | ratio |',
-      '| --- | --- | --- | --- | --- | --- |',
-      ...results.flatMap((r) => [
-        `| ${r.fs} | ${r.mode} | full sync (once) | ${secs(r.fullTandem)} | ${secs(r.fullPlain)} | ${(r.fullTandem / r.fullPlain).toFixed(2)}x |`,
-        `| ${r.fs} | ${r.mode} | incremental, 1% changed | ${secs(median(r.tandem))} | ${secs(median(r.plain))} | **${(median(r.tandem) / median(r.plain)).toFixed(2)}x** (goal ≤ 1.2x) |`,
-        `| ${r.fs} | ${r.mode} | incremental, the rsync part alone | ${secs(r.transfer)} | ${secs(median(r.plain))} | ${(r.transfer / median(r.plain)).toFixed(2)}x |`,
-      ]),
+      '| source filesystem | snapshot mode | run | Tandem task | rsync, same options | ratio | plain `rsync -a` | ratio |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...results.flatMap((r) => {
+        const row = (run, task, sameS, plainS, bold) => {
+          const ratio = (x) => `${(task / x).toFixed(2)}x`;
+          const goal = bold ? ' (goal ≤ 1.2x)' : '';
+          return `| ${r.fs} | ${r.mode} | ${run} | ${secs(task)} | ${secs(sameS)} | ${bold ? `**${ratio(sameS)}**${goal}` : ratio(sameS)} | ${secs(plainS)} | ${ratio(plainS)} |`;
+        };
+        return [
+          row('full sync (once)', r.fullTandem, r.fullSame, r.fullPlain, false),
+          row('incremental, 1% changed', median(r.tandem), median(r.same), median(r.plain), true),
+          row('incremental, the rsync part alone', r.transfer, median(r.same), median(r.plain), false),
+        ];
+      }),
       '',
       'Where the incremental task time goes (medians, seconds, as the daemon measured them):',
       '',
@@ -319,7 +365,7 @@ export async function main() {
       '',
       ...results.map(
         (r) =>
-          `All rounds (${r.mode}): task ${r.tandem.map((x) => x.toFixed(3)).join(', ')} s; plain ${r.plain.map((x) => x.toFixed(3)).join(', ')} s.`,
+          `All rounds (${r.mode}): task ${r.tandem.map((x) => x.toFixed(3)).join(', ')} s; same options ${r.same.map((x) => x.toFixed(3)).join(', ')} s; \`rsync -a\` ${r.plain.map((x) => x.toFixed(3)).join(', ')} s.`,
       ),
       '',
     ];

@@ -78,6 +78,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   let iscsiService: IscsiService | undefined;
   let replicationService: ReplicationService | undefined;
   let failoverService: FailoverService | undefined;
+  let taskLog: TaskLog | undefined;
   let nasService: NasService | undefined;
   let datarepService: DatarepService | undefined;
   try {
@@ -155,6 +156,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       describeTargets: (names) => describeFailoverTargets(repos, names),
       createMonitor: (settings) => new HeartbeatMonitor({ ...settings, logger }),
       logger,
+      // Take-overs, releases and Sync volume show in Status -> Tasks next to the other tasks.
+      record: (status, action, details) =>
+        taskLog?.append({ name: 'failover', type: 'failover', status, action, runId: null, details }),
     });
     failoverService = failover;
     await failover.open();
@@ -171,6 +175,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     await nas.start();
     // Data replication (source side) starts after the NAS it snapshots and stops before it.
     const tasks = { running: new RunningTasks(), log: new TaskLog(repos.taskLog) };
+    taskLog = tasks.log;
     const datarep = new DatarepService({
       repo: repos.datarep,
       taskLog: tasks.log,
@@ -187,6 +192,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       catalog,
       sessionsByTarget: () => iscsi.sessionsByTarget(),
       replicationTasks: () => replication.tasks(),
+      failover: () => failover.status(),
     });
     const startedAt = new Date().toISOString();
     let apiAddress = formatHostPort(options.api);

@@ -8,9 +8,6 @@ import { runProgram, runProgramChecked } from '../lib/run-program.js';
 import type { NasSnapshotMode } from './contract.js';
 import { isBtrfs, isBtrfsSubvolume } from './snapshot-mode.js';
 
-/** chattr takes this many paths per run (well under any argv limit). */
-const CHATTR_BATCH = 256;
-
 /**
  * Copies `volumeDir` to `snapshotDir` (which must not exist; its parent must). btrfs: a read-only
  * subvolume snapshot. reflink/copy: `cp -a` (symlinks, hard links, modes, owners, times, xattrs and
@@ -37,41 +34,47 @@ export async function freezeDirectory(
   }
 }
 
-/** Every path under `root` (and `root`) that is not a symlink: chattr cannot flag symlinks. */
-async function flaggablePaths(root: string): Promise<string[]> {
-  const out = [root];
-  const pending = [root];
-  while (pending.length > 0) {
-    const dir = pending.pop() as string;
-    for (const entry of await readdir(dir)) {
-      const child = join(dir, entry);
-      const stats = await lstat(child);
-      if (stats.isSymbolicLink()) continue;
-      out.push(child);
-      if (stats.isDirectory()) pending.push(child);
-    }
-  }
-  return out;
-}
-
 /**
  * Makes a reflink/copy snapshot read-only with the immutable flag (chattr +i), which stops root
  * as well and leaves the files' own modes as they were (replication copies those). Returns false when
  * the filesystem has no such flag; the snapshot is then only as read-only as its modes.
+ *
+ * One `chattr -R` for the whole tree (not a walk in Node and a run per batch). chattr exits non-zero
+ * for entries that cannot carry the flag at all (symlinks, fifos, device nodes), so a non-zero exit is
+ * checked with one `lsattr -R`: every entry it can read flags of must carry `i`.
  */
 export async function makeImmutable(root: string): Promise<boolean> {
-  const paths = await flaggablePaths(root);
-  for (let i = 0; i < paths.length; i += CHATTR_BATCH) {
-    const result = await runProgram('chattr', ['+i', ...paths.slice(i, i + CHATTR_BATCH)]);
-    if (result.code !== 0) {
-      if (i === 0) {
-        await runProgram('chattr', ['-R', '-f', '-i', root]);
-        return false;
-      }
-      throw new TandemError('internal', 'snapshot-readonly-failed', `chattr failed: ${result.stderr.trim()}`);
-    }
+  // The root alone first: if it cannot take the flag, the filesystem has none.
+  if ((await runProgram('chattr', ['+i', root])).code !== 0) return false;
+  const result = await runProgram('chattr', ['-R', '-f', '+i', root]);
+  if (result.code === 0) return true;
+  const listing = await runProgram('lsattr', ['-R', '-a', root]);
+  const unflagged = pathsWithoutImmutable(listing.stdout);
+  if (unflagged.length > 0) {
+    throw new TandemError(
+      'internal',
+      'snapshot-readonly-failed',
+      `chattr could not make ${unflagged.length} entries immutable, e.g. ${unflagged[0] ?? '?'}: ${result.stderr.trim()}`,
+    );
   }
   return true;
+}
+
+/**
+ * The paths in `lsattr -R -a` output whose flags lack `i`. Its lines are "FLAGS PATH"; directory
+ * headers ("PATH:") and blank lines are skipped, as are "." and ".." entries (-a lists them; they are
+ * the directory itself and its parent, flagged or checked on their own lines).
+ */
+export function pathsWithoutImmutable(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const match = /^([-a-zA-Z]+) (.+)$/.exec(line);
+    if (!match) continue;
+    const [, flags = '', path = ''] = match;
+    if (path.endsWith('/.') || path.endsWith('/..')) continue;
+    if (!flags.includes('i')) out.push(path);
+  }
+  return out;
 }
 
 /** Removes a snapshot directory of any mode; a missing one is fine. */

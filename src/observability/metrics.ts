@@ -5,6 +5,7 @@ import type { PoolService } from '../volumes/pool-service.js';
 import type { VolumeService } from '../volumes/volume-service.js';
 import type { TargetCatalog } from '../targets/target-catalog.js';
 import type { TaskStatus } from '../replication/control.js';
+import type { FailoverStatus } from '../ha/control.js';
 
 export interface MetricSources {
   readonly pools: PoolService;
@@ -14,6 +15,8 @@ export interface MetricSources {
   readonly sessionsByTarget: () => ReadonlyMap<string, number>;
   /** Volume replication tasks of this node. */
   readonly replicationTasks?: () => readonly TaskStatus[];
+  /** iSCSI failover of this node. */
+  readonly failover?: () => FailoverStatus;
 }
 
 const CONNECTION_STATES = [
@@ -32,6 +35,7 @@ export function createMetrics(sources: MetricSources): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tandem_process_' });
   if (sources.replicationTasks) replicationMetrics(registry, sources.replicationTasks);
+  if (sources.failover) failoverMetrics(registry, sources.failover);
 
   new Gauge({
     name: 'tandem_pool_capacity_bytes',
@@ -171,5 +175,49 @@ function replicationMetrics(registry: Registry, tasks: () => readonly TaskStatus
   );
   gauge('tandem_replication_resync_done_bytes', 'Bytes resynced by the running resync', ['task'], (g, t) =>
     g.set({ task: t.name }, t.resync?.doneBytes ?? 0),
+  );
+}
+
+const FAILOVER_STATES = ['stopped', 'active', 'passive', 'taking-over', 'releasing'] as const;
+
+/** Failover: this node's state (one-hot), each heartbeat link, the ping node, the virtual IP, alarms. */
+function failoverMetrics(registry: Registry, status: () => FailoverStatus): void {
+  const gauge = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    fill: (g: Gauge, s: FailoverStatus) => void,
+  ): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        fill(this, status());
+      },
+    });
+  };
+  gauge('tandem_failover_state', "This node's failover state (1 for the current one)", ['state'], (g, s) => {
+    for (const state of FAILOVER_STATES) g.set({ state }, s.state === state ? 1 : 0);
+  });
+  gauge('tandem_failover_term', 'The failover term (grows with every take-over)', [], (g, s) =>
+    g.set(s.term),
+  );
+  gauge('tandem_failover_link_alive', '1 when the peer is heard on the heartbeat link', ['link'], (g, s) => {
+    for (const link of s.links) g.set({ link: link.name }, link.alive ? 1 : 0);
+  });
+  gauge('tandem_failover_ping_node_reachable', '1 when a ping node answers this node', [], (g, s) =>
+    g.set(s.pingNodeReachable ? 1 : 0),
+  );
+  gauge('tandem_failover_virtual_ip_held', '1 when this node holds the virtual IP', [], (g, s) =>
+    g.set(s.virtualIp?.held === true ? 1 : 0),
+  );
+  gauge(
+    'tandem_failover_alarms',
+    'Number of failover alarms (links down, ping node silent ...)',
+    [],
+    (g, s) => g.set(s.alarms.length),
   );
 }

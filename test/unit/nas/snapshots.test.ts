@@ -14,6 +14,7 @@ import {
   writeSync,
   readFileSync,
   readlinkSync,
+  readdirSync,
   statSync,
   symlinkSync,
   utimesSync,
@@ -25,7 +26,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isTandemError } from '../../../src/lib/errors.js';
-import { parseBtrfsDuExclusive } from '../../../src/nas/snapshot-disk.js';
+import { parseBtrfsDuExclusive, pathsWithoutImmutable } from '../../../src/nas/snapshot-disk.js';
+import { TRASH_DIR } from '../../../src/nas/snapshot-trash.js';
 import { makeNas, type NasFixture } from './nas-fixture.js';
 
 const MiB = 1024 * 1024;
@@ -85,6 +87,11 @@ async function exerciseMode(
   // Read-only, for root too.
   assert.throws(() => writeFileSync(join(snap.path, 'new.txt'), 'x'), /EPERM|EROFS|EACCES/);
   assert.throws(() => unlinkSync(join(snap.path, 'docs', 'report.txt')), /EPERM|EROFS|EACCES/);
+  // Deep down too (one recursive chattr reached every file).
+  assert.throws(
+    () => writeFileSync(join(snap.path, 'docs', 'sub dir', 'ünïcode €.txt'), 'x'),
+    /EPERM|EROFS|EACCES/,
+  );
   // Frozen: later changes to the volume do not show.
   writeFileSync(join(volume.path, 'docs', 'report.txt'), 'changed\n');
   assert.equal(readFileSync(join(snap.path, 'docs', 'report.txt'), 'utf8'), 'numbers\n');
@@ -95,6 +102,10 @@ async function exerciseMode(
   await f.nas.deleteSnapshot('data', 'first');
   assert.ok(!existsSync(snap.path));
   assert.deepEqual(f.nas.snapshots('data'), []);
+  // Removed from disk in the background: nothing is left in the pool's trash afterwards.
+  await f.nas.trashSwept();
+  const trash = join(snap.path, '..', '..', '..', TRASH_DIR);
+  assert.deepEqual(existsSync(trash) ? readdirSync(trash) : [], [], 'the trash was swept');
 }
 
 test('copy mode keeps everything, is read-only and costs its full size', async (t) => {
@@ -162,6 +173,21 @@ test('btrfs du output: the exclusive column', () => {
   assert.equal(parseBtrfsDuExclusive('garbage'), 0);
 });
 
+test('lsattr output: the entries that lack the immutable flag', () => {
+  const text = [
+    '----i---------e------- /s/.hidden',
+    '----i---------e------- /s/.',
+    '--------------e------- /s/..',
+    '',
+    '/s/d1:',
+    '----i---------e------- /s/d1/.',
+    '--------------e------- /s/d1/a file',
+    '----i---------e------- /s/d1/..',
+  ].join('\n');
+  assert.deepEqual(pathsWithoutImmutable(text), ['/s/d1/a file']);
+  assert.deepEqual(pathsWithoutImmutable(''), []);
+});
+
 const canBtrfs =
   process.getuid?.() === 0 && spawnSync('mkfs.btrfs', ['--version']).status === 0
     ? true
@@ -217,6 +243,11 @@ test(
     assert.equal(readFileSync(join(snap.path, 'big.bin')).length, 4 * MiB);
     assert.throws(() => writeFileSync(join(snap.path, 'new.txt'), 'x'), /EROFS|EPERM/);
     assert.ok(snap.bytes < MiB, `a fresh btrfs snapshot shares its blocks (${snap.bytes} exclusive)`);
+    // Measured on list, not when made: it grows as the volume moves away from it.
+    writeFileSync(join(volume.path, 'big.bin'), Buffer.alloc(4 * MiB, 4));
+    spawnSync('sync');
+    const listed = await f.nas.volumeSnapshots('sub');
+    assert.ok(listed.used >= 4 * MiB, `the snapshot now holds the old blocks alone (${listed.used})`);
     await f.nas.deleteSnapshot('sub', 'frozen');
     assert.ok(!existsSync(snap.path));
     await f.volumes.delete('sub');

@@ -1,0 +1,258 @@
+// The failover scenarios of issue 5 in the namespace lab: two nodes in their own namespaces, the
+// iproute2 virtual IP driver, heartbeats on the data and the auxiliary link, the lab's ping node, and
+// a real iSCSI client (qemu-io in the client namespace) through the virtual IP. One pair serves all
+// scenarios, in an order where each starts from a healthy pair with a active:
+//   1 kill -9 of a → b takes over;  6 a restarts passive → Sync volume → Failback;
+//   2 aux link down;  4 b cut off from peer and ping node;  5 manual failover and failback;
+//   3 a's data link down → the service moves to b.
+// Needs root (namespaces, ip addr, raw ARP) and a built dist/ (`npx tsc -p tsconfig.build.json`).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { LabNode } from '../helpers/netns-lab.js';
+import { secondsToFirstIo, sleep, startPairInLab, waitFor, type PairInLab } from './failover/pair-in-lab.js';
+
+// Short timers (the shortest the config rules allow, dead time = 5 intervals) keep the file quick.
+const TIMERS = { intervalMs: 200, deadTimeMs: 1000 };
+const AUX_ALARM = 'no heartbeat on the auxiliary link';
+const MiB = 1024 * 1024;
+
+/** Every write the client got acknowledged: a pattern byte over 1 MiB at an offset. */
+class Ledger {
+  readonly #writes = new Map<number, number>();
+  #next = 0;
+  /** The next slot and a fresh pattern for it. */
+  next(): { offset: number; pattern: number } {
+    const offset = this.#next * MiB;
+    this.#next += 1;
+    return { offset, pattern: 0x10 + ((this.#next * 37) % 0xe0) };
+  }
+  acknowledged(offset: number, pattern: number): void {
+    this.#writes.set(offset, pattern);
+  }
+  reads(): string[] {
+    return [...this.#writes].map(([offset, pattern]) => `read -P ${hex(pattern)} ${String(offset)} 1M`);
+  }
+}
+
+const hex = (n: number): string => `0x${n.toString(16)}`;
+
+/** Writes one verified pattern through the virtual IP and records it only once acknowledged. */
+async function writeThroughVip(pair: PairInLab, ledger: Ledger): Promise<void> {
+  const { offset, pattern } = ledger.next();
+  const ok = await pair.clientIo([
+    `write -P ${hex(pattern)} ${String(offset)} 1M`,
+    `read -P ${hex(pattern)} ${String(offset)} 1M`,
+  ]);
+  assert.ok(ok, `write of ${hex(pattern)} at ${String(offset)} through the virtual IP`);
+  ledger.acknowledged(offset, pattern);
+}
+
+async function everyWriteReadsBack(pair: PairInLab, ledger: Ledger): Promise<void> {
+  assert.ok(
+    await pair.clientIo(ledger.reads()),
+    'every acknowledged write reads back through the virtual IP',
+  );
+}
+
+/** Polls for `ms` and fails at the first sample that breaks `expectation`. */
+async function holdsFor(
+  ms: number,
+  what: string,
+  sample: () => Promise<string | undefined>,
+): Promise<number> {
+  const until = Date.now() + ms;
+  let samples = 0;
+  while (Date.now() < until) {
+    const broken = await sample();
+    assert.equal(broken, undefined, `${what}: ${broken ?? ''}`);
+    samples += 1;
+    await sleep(150);
+  }
+  return samples;
+}
+
+/** undefined when `active` is active, the other node passive, and only `active` holds the VIP. */
+async function servedBy(pair: PairInLab, active: LabNode): Promise<string | undefined> {
+  const passive: LabNode = active === 'a' ? 'b' : 'a';
+  const [sa, sp, holders] = [await pair.status(active), await pair.status(passive), await pair.vipHolders()];
+  if (sa.state !== 'active') return `${active} is ${sa.state} (${sa.lastDecision?.reason ?? ''})`;
+  if (sp.state !== 'passive') return `${passive} is ${sp.state} (${sp.lastDecision?.reason ?? ''})`;
+  if (holders.length !== 1 || holders[0] !== active) return `VIP held by [${holders.join(', ')}]`;
+  return undefined;
+}
+
+async function inSync(pair: PairInLab, active: LabNode): Promise<true | undefined> {
+  const passive: LabNode = active === 'a' ? 'b' : 'a';
+  const [sa, sp] = [await pair.status(active), await pair.status(passive)];
+  const connected = [...sa.tasks, ...sp.tasks].every(
+    (task) => task.connection === 'connected' && task.diskState === 'up-to-date',
+  );
+  // The ping node too: a hand-over needs the peer to reach it, and a link that just came back may
+  // not have told the other node yet.
+  const pingSeen = sa.pingNodeReachable && sa.peer.pingNodeReachable === true && sp.pingNodeReachable;
+  return connected && pingSeen && sa.peer.upToDate === true && sp.alarms.length === 0 ? true : undefined;
+}
+
+describe('failover in network namespaces (iproute2 virtual IP, real client)', { timeout: 600_000 }, () => {
+  it('runs the scenarios of issue 5 on one pair', async (t) => {
+    const pair = await startPairInLab(t, { timers: TIMERS });
+    const { lab } = pair;
+    const ledger = new Ledger();
+    const twoDeadTimes = 2 * TIMERS.deadTimeMs + 500;
+
+    await t.test(
+      '1. kill -9 of the primary: b takes over, the client resumes, no acknowledged write lost',
+      async (s) => {
+        for (let i = 0; i < 3; i++) await writeThroughVip(pair, ledger);
+        assert.deepEqual(await pair.vipHolders(), ['a']);
+        const termBefore = (await pair.status('b')).term;
+
+        const killedAt = performance.now();
+        await pair.kill('a');
+        // A dead machine's kernel answers for nothing: the address goes with the daemon here. (Killing
+        // only the process would leave it bound in a's kernel, and b's duplicate-address check would
+        // rightly refuse to take it.)
+        await lab.execOk('a', ['ip', 'addr', 'del', `${lab.addr.data.vip}/24`, 'dev', lab.nic.data]);
+        const seconds = await secondsToFirstIo(pair, ledger.reads(), killedAt);
+        s.diagnostic(`kill -9 -> first successful I/O through the virtual IP: ${seconds.toFixed(2)} s`);
+        const b = await pair.status('b');
+        assert.equal(b.state, 'active');
+        assert.ok(b.term > termBefore, 'b took over with a newer term');
+        assert.deepEqual(await pair.vipHolders(), ['b']);
+        await writeThroughVip(pair, ledger);
+      },
+    );
+
+    await t.test(
+      '6. the old primary restarts passive, resyncs on Sync volume, serves only after Failback',
+      async () => {
+        await pair.restart('a');
+        await waitFor('b hears a, behind', async () =>
+          (await pair.status('b')).peer.upToDate === false ? true : undefined,
+        );
+        assert.equal((await pair.status('a')).state, 'passive');
+        const refused = await pair.call('b', 'POST', '/api/v1/failover/failback', {}, [409]);
+        assert.match(JSON.stringify(refused), /not up to date/);
+        await holdsFor(twoDeadTimes, 'a must not take the service back by itself', () => servedBy(pair, 'b'));
+
+        await pair.call('b', 'POST', '/api/v1/failover/sync-volume', {});
+        await waitFor('a resynced', () => inSync(pair, 'b'), 120_000);
+        await pair.call('b', 'POST', '/api/v1/failover/failback', {});
+        await waitFor(
+          'a serves again',
+          () => servedBy(pair, 'a').then((broken) => (broken ? undefined : true)),
+          30_000,
+        );
+        await everyWriteReadsBack(pair, ledger);
+        await writeThroughVip(pair, ledger);
+        await waitFor('b back in sync', () => inSync(pair, 'a'), 60_000);
+      },
+    );
+
+    await t.test('2. only the auxiliary link down: no failover, one node serving, an alarm', async () => {
+      await lab.setLink('a', 'aux', 'down');
+      try {
+        await waitFor(
+          'the auxiliary-link alarm on a',
+          async () => ((await pair.status('a')).alarms.includes(AUX_ALARM) ? true : undefined),
+          10_000,
+        );
+        await holdsFor(twoDeadTimes, 'no failover while only the auxiliary link is down', () =>
+          servedBy(pair, 'a'),
+        );
+        assert.ok((await pair.status('b')).alarms.includes(AUX_ALARM), 'b raises the alarm too');
+        await writeThroughVip(pair, ledger);
+      } finally {
+        await lab.setLink('a', 'aux', 'up');
+      }
+      await waitFor(
+        'the alarm gone',
+        async () => {
+          const [sa, sb] = [await pair.status('a'), await pair.status('b')];
+          return sa.alarms.includes(AUX_ALARM) || sb.alarms.includes(AUX_ALARM) ? undefined : true;
+        },
+        10_000,
+      );
+      assert.equal(await servedBy(pair, 'a'), undefined);
+      await waitFor('b resynced after the replication link came back', () => inSync(pair, 'a'), 60_000);
+    });
+
+    await t.test('4. the secondary cut off from the peer and the ping node does not take over', async () => {
+      await lab.setLink('b', 'data', 'down');
+      await lab.setLink('b', 'aux', 'down');
+      try {
+        await waitFor(
+          'b sees it is cut off from the peer and the ping node',
+          async () => {
+            const alarms = (await pair.status('b')).alarms;
+            const cutOff = [AUX_ALARM, 'no heartbeat on the data link', 'the ping node does not answer'];
+            return cutOff.every((alarm) => alarms.includes(alarm)) ? true : undefined;
+          },
+          10_000,
+        );
+        await holdsFor(twoDeadTimes, 'b stays passive, a keeps serving', () => servedBy(pair, 'a'));
+        await writeThroughVip(pair, ledger);
+        await everyWriteReadsBack(pair, ledger);
+      } finally {
+        await lab.setLink('b', 'data', 'up');
+        await lab.setLink('b', 'aux', 'up');
+      }
+      await waitFor('b back in sync', () => inSync(pair, 'a'), 60_000);
+      assert.equal(await servedBy(pair, 'a'), undefined);
+    });
+
+    await t.test('5. manual failover and failback round trip, data verified at each step', async () => {
+      await pair.call('a', 'POST', '/api/v1/failover/manual-failover', {});
+      await waitFor(
+        'b serves',
+        () => servedBy(pair, 'b').then((broken) => (broken ? undefined : true)),
+        30_000,
+      );
+      await waitFor(
+        'I/O through the VIP on b',
+        async () => ((await pair.clientIo(ledger.reads(), 10_000)) ? true : undefined),
+        30_000,
+      );
+      await writeThroughVip(pair, ledger);
+      await waitFor('a in sync as the secondary', () => inSync(pair, 'b'), 60_000);
+
+      await pair.call('b', 'POST', '/api/v1/failover/failback', {});
+      await waitFor(
+        'a serves again',
+        () => servedBy(pair, 'a').then((broken) => (broken ? undefined : true)),
+        30_000,
+      );
+      await waitFor(
+        'I/O through the VIP on a',
+        async () => ((await pair.clientIo(ledger.reads(), 10_000)) ? true : undefined),
+        30_000,
+      );
+      await writeThroughVip(pair, ledger);
+      await waitFor('b in sync as the secondary', () => inSync(pair, 'a'), 60_000);
+    });
+
+    await t.test("3. the primary's data link down: the service moves to b", async (s) => {
+      const cutAt = performance.now();
+      await lab.setLink('a', 'data', 'down');
+      try {
+        await waitFor(
+          'b serves',
+          () => servedBy(pair, 'b').then((broken) => (broken ? undefined : true)),
+          30_000,
+        );
+        await waitFor(
+          'I/O through the VIP on b',
+          async () => ((await pair.clientIo(ledger.reads(), 5000)) ? true : undefined),
+          30_000,
+        );
+        s.diagnostic(
+          `data link cut -> first successful I/O on b: ${((performance.now() - cutAt) / 1000).toFixed(2)} s`,
+        );
+        await writeThroughVip(pair, ledger);
+        await everyWriteReadsBack(pair, ledger);
+      } finally {
+        await lab.setLink('a', 'data', 'up');
+      }
+    });
+  });
+});
