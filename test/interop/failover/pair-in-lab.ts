@@ -44,6 +44,11 @@ export interface FailoverView {
     readonly held: boolean;
   }[];
   readonly lastDecision: { readonly action: string; readonly reason: string } | null;
+  readonly lastTransition: {
+    readonly kind: string;
+    readonly at: string;
+    readonly steps: readonly { readonly step: string; readonly ms: number; readonly error?: string }[];
+  } | null;
 }
 
 export interface LabNodeHandle {
