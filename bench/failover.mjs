@@ -16,6 +16,7 @@
 // shortest the config allows).
 import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { machineFacts } from './lib/machine.mjs';
 import { keptNotes, NOTES_MARKER } from './lib/results-file.mjs';

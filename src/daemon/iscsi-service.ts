@@ -217,8 +217,15 @@ export class IscsiService {
           const text = this.prStates.load(volumeId);
           return text === undefined ? undefined : prStateFromJson(text);
         },
-        save: (state) => this.prStates.save(volumeId, prStateToJson(state)),
+        save: (state) => {
+          const json = prStateToJson(state);
+          this.prStates.save(volumeId, json);
+          this.options.devices?.prStateChanged?.(volumeId, json);
+        },
       },
+      // A replicated volume's reservations came from the primary (this node, or the peer before a
+      // failover): they hold whatever APTPL says, as a failover is not a power loss.
+      adoptSavedReservations: replicated !== undefined,
     });
     this.log.info({ target: iqn, lun: lun.lun, volume: lun.volume }, 'LUN online');
     return {
@@ -254,6 +261,8 @@ export interface VolumeDevices {
   deviceFor(volumeId: string): BlockDevice | null | undefined;
   /** Changes whenever deviceFor's answer does. */
   deviceKey(volumeId: string): string;
+  /** A replicated volume's persistent reservations changed (JSON): the peer keeps a copy. */
+  prStateChanged?(volumeId: string, state: string): void;
 }
 
 function settingsKey(iqn: string, lun: ServedLun, deviceKey: string): string {

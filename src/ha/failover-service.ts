@@ -167,9 +167,30 @@ export class FailoverService implements FailoverControl {
 
   /** Starts the heartbeat when failover is enabled. The node is passive until something decides otherwise. */
   async open(): Promise<void> {
+    await this.#dropStaleVirtualIp();
     await this.#restartMonitor();
     this.#timer = setInterval(() => void this.#evaluate(), this.#config.intervalMs);
     this.#timer.unref();
+  }
+
+  /** A node always comes up passive. A daemon that died while active (kill -9, crash) leaves the
+   * virtual IP bound in the kernel: it would answer for a service nobody serves here and make the
+   * peer's duplicate-address check refuse the take-over, so it goes before anything else. */
+  async #dropStaleVirtualIp(): Promise<void> {
+    const vip = this.#o.virtualIp.current();
+    if (!vip) return;
+    const driver = this.#o.virtualIp.driverFor(vip.driver);
+    const withPort = { ...vip, port: this.#config.portalPort };
+    try {
+      if (!(await driver.held(withPort))) return;
+      await driver.release(withPort);
+      this.#log.warn({ address: vip.address }, 'removed the virtual IP left bound by a previous run');
+    } catch (error) {
+      this.#log.warn(
+        { address: vip.address, error: messageOf(error) },
+        'could not check for a stale virtual IP',
+      );
+    }
   }
 
   async close(): Promise<void> {
@@ -638,10 +659,6 @@ export class FailoverService implements FailoverControl {
       },
       demote: async (task) => {
         await replication.demote(local(task));
-      },
-      virtualIpInUse: async () => {
-        const v = vip();
-        return this.#o.virtualIp.driverFor(v.driver).inUse(v);
       },
       acquireVirtualIp: async () => {
         const v = vip();

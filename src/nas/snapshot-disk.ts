@@ -46,6 +46,10 @@ export async function freezeDirectory(
 export async function makeImmutable(root: string): Promise<boolean> {
   // The root alone first: if it cannot take the flag, the filesystem has none.
   if ((await runProgram('chattr', ['+i', root])).code !== 0) return false;
+  // Setting `i` on a file with dirty pages makes ext4 write them out and wait, file by file: 10,000
+  // small serial waits (2.7 s here for a fresh 80 MiB copy). One syncfs first writes the whole copy
+  // out in one batch (0.6 s), and chattr then finds nothing to flush (0.25 s).
+  await runProgram('sync', ['-f', root]);
   const result = await runProgram('chattr', ['-R', '-f', '+i', root]);
   if (result.code === 0) return true;
   const listing = await runProgram('lsattr', ['-R', '-a', root]);

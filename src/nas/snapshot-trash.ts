@@ -79,8 +79,8 @@ export class SnapshotTrash {
   }
 
   private async sweepLoop(): Promise<void> {
-    do {
-      this.again = false;
+    this.again = false;
+    for (;;) {
       let failed = false;
       for (const dir of this.dirs) {
         const entries = await readdir(dir).catch(() => [] as string[]);
@@ -104,7 +104,15 @@ export class SnapshotTrash {
       }
       if (failed) this.scheduleRetry();
       else this.retryMs = this.firstRetryMs;
-    } while (this.again && !this.closed);
+      if (!this.takeAgain() || this.closed) return;
+    }
+  }
+
+  /** Whether a sweep was asked for while this one ran (then the trash is read again). */
+  private takeAgain(): boolean {
+    const again = this.again;
+    this.again = false;
+    return again;
   }
 
   private scheduleRetry(): void {

@@ -53,6 +53,9 @@ export interface EngineOptions {
   /** Fencing through another path (failover's heartbeat): outdate the peer's copy before this primary
    * writes alone. Resolves whether or not the peer could be reached. */
   readonly fencePeer?: (reason: string) => Promise<void>;
+  /** The volume's persistent reservation state (JSON) as kept on this node: the primary sends it to
+   * the secondary, which keeps it, so reservations survive a failover. */
+  readonly prState?: { load(): string | undefined; save(state: string): void };
 }
 
 /** A random, non-zero generation identifier. */
@@ -444,8 +447,20 @@ export class ReplicationEngine {
 
   // ---------------------------------------------------------------------------------------------
 
+  /** The primary's reservations changed: the secondary keeps a copy (best effort: a lost copy is
+   * sent again on the next change and on every connect). */
+  replicatePrState(state: string): void {
+    const channel = this.#channel;
+    if (!channel || this.#role !== 'primary') return;
+    channel.request({ type: 'pr-state', state }).then(expectAck, (error: unknown) => {
+      this.#log.warn({ err: String(error) }, 'persistent reservations not copied to the peer');
+    });
+  }
+
   #attachMirror(channel: PeerChannel): void {
     if (this.#role !== 'primary') return;
+    const reservations = this.#options.prState?.load();
+    if (reservations !== undefined) this.replicatePrState(reservations);
     const path: PeerDataPath = {
       write: async (offset, data, fua) =>
         expectAck(await channel.request({ type: 'write', offset: BigInt(offset), fua, data })),
@@ -515,6 +530,10 @@ export class ReplicationEngine {
         this.#log.info('resync finished: this disk is up to date');
         respond({ type: 'ack', status: 'ok', message: '' });
         this.#options.onChange();
+        return;
+      case 'pr-state':
+        if (this.#role === 'secondary') this.#options.prState?.save(message.state);
+        respond({ type: 'ack', status: 'ok', message: '' });
         return;
       case 'outdate':
         if (this.#role === 'secondary' && this.#meta.diskState === 'up-to-date') {

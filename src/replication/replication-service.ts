@@ -163,6 +163,11 @@ export class ReplicationService implements ReplicationControl {
       : null;
   }
 
+  /** A replicated volume's reservations changed on this (primary) node: copy them to the peer. */
+  prStateChanged(volumeId: string, state: string): void {
+    this.#taskOfVolume(volumeId)?.engine.replicatePrState(state);
+  }
+
   /** A key that changes whenever deviceFor's answer would. */
   deviceKey(volumeId: string): string {
     const task = this.#taskOfVolume(volumeId);
@@ -556,6 +561,10 @@ export class ReplicationService implements ReplicationControl {
       logger: this.#log,
       onChange: () => this.#options.onDevicesChanged(),
       fencePeer: failover ? (reason) => failover.fencePeer(base, reason) : undefined,
+      prState: {
+        load: () => this.#repos.prState.load(volume.id),
+        save: (state) => this.#repos.prState.save(volume.id, state),
+      },
     });
     const running: RunningTask = { engine, running: false, loop: null, wake: null };
     this.#tasks.set(record.name, running);

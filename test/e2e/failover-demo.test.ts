@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { describe, it, type TestContext } from 'node:test';
 import { api, TANDEM_BIN } from '../helpers/daemon.js';
 import { run } from '../helpers/programs.js';
+import { TestInitiator } from '../interop/iscsi-robustness/harness.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 interface Ready {
@@ -64,6 +65,52 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms 
   assert.fail(`${what} did not happen in ${ms} ms${last instanceof Error ? `: ${last.message}` : ''}`);
 }
 
+const IQN = 'iqn.2026-11.local.tandem:demo';
+const KEY = 0x7a4d_1e55n;
+
+/** PERSISTENT RESERVE OUT, REGISTER: this I_T nexus registers KEY (SPC-4 6.17). */
+async function registerKey(port: number): Promise<void> {
+  const initiator = await TestInitiator.connect(port);
+  try {
+    await initiator.login({ initiatorName: 'iqn.2026-11.test:pr-client', isid: 0x4242, target: IQN });
+    const cdb = Buffer.alloc(16);
+    cdb[0] = 0x5f;
+    cdb.writeUInt32BE(24, 5);
+    const parameters = Buffer.alloc(24);
+    parameters.writeBigUInt64BE(KEY, 8);
+    // Unit attentions (POWER ON, then any other queued news) come first, one per command.
+    let result = await initiator.command(cdb, { writeData: parameters, lun: 1 });
+    for (let retry = 0; retry < 5 && result.status !== 0; retry++) {
+      result = await initiator.command(cdb, { writeData: parameters, lun: 1 });
+    }
+    assert.equal(result.status, 0, `REGISTER: sense ${result.sense?.toString('hex') ?? '-'}`);
+  } finally {
+    initiator.socket.destroy();
+  }
+}
+
+/** PERSISTENT RESERVE IN, READ KEYS: the registered keys. */
+async function readKeys(port: number): Promise<bigint[]> {
+  const initiator = await TestInitiator.connect(port);
+  try {
+    await initiator.login({ initiatorName: 'iqn.2026-11.test:pr-reader', isid: 0x4343, target: IQN });
+    const cdb = Buffer.alloc(16);
+    cdb[0] = 0x5e;
+    cdb.writeUInt16BE(512, 7);
+    let result = await initiator.command(cdb, { readLength: 512, lun: 1 });
+    for (let retry = 0; retry < 5 && result.status !== 0; retry++) {
+      result = await initiator.command(cdb, { readLength: 512, lun: 1 });
+    }
+    assert.equal(result.status, 0, 'READ KEYS');
+    const length = result.data.readUInt32BE(4);
+    const keys: bigint[] = [];
+    for (let at = 8; at < 8 + length; at += 8) keys.push(result.data.readBigUInt64BE(at));
+    return keys;
+  } finally {
+    initiator.socket.destroy();
+  }
+}
+
 const qemuIo = (url: string, ...commands: string[]) =>
   run('qemu-io', [...commands.flatMap((c) => ['-c', c]), url], { timeoutMs: 30_000 });
 
@@ -91,6 +138,16 @@ describe('failover with the loopback demo pair', { timeout: 600_000 }, () => {
     const ready = await readyLine(demo, 240_000);
     const [a, b] = ready.nodes;
     assert.ok(a && b);
+    // The demo's nodes outlive a killed demo: stop them by pid (they hold the test's stderr open).
+    t.after(() => {
+      for (const node of ready.nodes) {
+        try {
+          process.kill(node.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    });
     const call = (node: { api: string }, method: string, path: string) =>
       api(node.api, method, path, { password: ready.password });
     const status = async (node: { api: string }) =>
@@ -104,6 +161,11 @@ describe('failover with the loopback demo pair', { timeout: 600_000 }, () => {
     // A client writes through the virtual IP, to the active node A.
     assert.ok(await verified(ready.url, 'write -P 0xa1 0 4M', 'read -P 0xa1 0 4M'));
     assert.equal((await status(a)).state, 'active');
+    // A persistent reservation key registered on the active node survives the failover.
+    const port = (address: string, offset: number) =>
+      `127.0.0.1:${String(Number(address.split(':').pop()) + offset)}`;
+    const iscsiPort = (node: { api: string }) => Number(port(node.api, 2).split(':')[1]);
+    await registerKey(iscsiPort(a));
     const termBefore = (await status(b)).term;
 
     // kill -9 A: B takes over; the client's next I/O through the same address succeeds with A's data.
@@ -123,11 +185,10 @@ describe('failover with the loopback demo pair', { timeout: 600_000 }, () => {
       afterTakeOver.tasks.every((task) => task.held),
       'replication is held until Sync volume',
     );
+    assert.deepEqual(await readKeys(iscsiPort(b)), [KEY], 'the reservation key survived the failover');
     assert.ok(await verified(ready.url, 'write -P 0xb2 4M 4M'));
 
     // A comes back: passive, behind, and never takes the service back by itself.
-    const port = (address: string, offset: number) =>
-      `127.0.0.1:${String(Number(address.split(':').pop()) + offset)}`;
     const apiA = a.api.replace('http://', '');
     spawnTracked(
       t,

@@ -4,7 +4,8 @@
 // scenarios, in an order where each starts from a healthy pair with a active:
 //   1 kill -9 of a → b takes over;  6 a restarts passive → Sync volume → Failback;
 //   2 aux link down;  4 b cut off from peer and ping node;  5 manual failover and failback;
-//   3 a's data link down → the service moves to b.
+//   3 a's data link down → the service moves to b;  7 kill -9 of b's daemon alone (its kernel keeps
+//   the address): a refuses to take it until b, restarted, drops it; then a serves.
 // Needs root (namespaces, ip addr, raw ARP) and a built dist/ (`npx tsc -p tsconfig.build.json`).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -110,6 +111,7 @@ describe('failover in network namespaces (iproute2 virtual IP, real client)', { 
         const termBefore = (await pair.status('b')).term;
 
         const killedAt = performance.now();
+        s.diagnostic(`kill -9 of a at ${new Date().toISOString()}`);
         await pair.kill('a');
         // A dead machine's kernel answers for nothing: the address goes with the daemon here. (Killing
         // only the process would leave it bound in a's kernel, and b's duplicate-address check would
@@ -118,6 +120,8 @@ describe('failover in network namespaces (iproute2 virtual IP, real client)', { 
         const seconds = await secondsToFirstIo(pair, ledger.reads(), killedAt);
         s.diagnostic(`kill -9 -> first successful I/O through the virtual IP: ${seconds.toFixed(2)} s`);
         const b = await pair.status('b');
+        const steps = (b.lastTransition?.steps ?? []).map((step) => `${step.step} ${String(step.ms)} ms`);
+        s.diagnostic(`b took over at ${b.lastTransition?.at ?? '?'}: ${steps.join(', ')}`);
         assert.equal(b.state, 'active');
         assert.ok(b.term > termBefore, 'b took over with a newer term');
         assert.deepEqual(await pair.vipHolders(), ['b']);
@@ -256,5 +260,40 @@ describe('failover in network namespaces (iproute2 virtual IP, real client)', { 
         await lab.setLink('a', 'data', 'up');
       }
     });
+
+    await t.test(
+      '7. kill -9 of the active daemon alone (machine alive): the peer refuses the bound address until the restarted node drops it',
+      async () => {
+        await waitFor('a back in sync as the secondary', () => inSync(pair, 'b'), 60_000);
+        await pair.kill('b');
+        // b's kernel still answers for the address: a's duplicate-address check must refuse it.
+        await waitFor(
+          "a's take-over refused by the duplicate-address check",
+          async () => {
+            const a = await pair.status('a');
+            const refused = a.lastTransition?.steps.some((step) =>
+              /another host answers for .*not taking the virtual IP/.test(step.error ?? ''),
+            );
+            return a.lastTransition?.kind === 'take-over' && refused === true ? true : undefined;
+          },
+          30_000,
+        );
+        assert.deepEqual(await pair.vipHolders(), ['b'], 'never two holders');
+        // Restarted, b comes up passive and removes the address its dead daemon left bound; a, still
+        // trying, then takes the service, and the client finds every write there.
+        await pair.restart('b');
+        await waitFor(
+          'a serves',
+          () => servedBy(pair, 'a').then((broken) => (broken ? undefined : true)),
+          30_000,
+        );
+        await waitFor(
+          'I/O through the VIP on a',
+          async () => ((await pair.clientIo(ledger.reads(), 10_000)) ? true : undefined),
+          30_000,
+        );
+        await writeThroughVip(pair, ledger);
+      },
+    );
   });
 });

@@ -133,6 +133,17 @@ function decidePassive(self: SelfState, seen: Observation): Decision {
         return { action: 'stay', reason: `${self.peerName} offers the service, but ${refusal}`, alarms };
       return { action: 'take-over', reason: `${self.peerName} handed the service over`, alarms };
     }
+    if (peer?.role === 'passive' && !peer.upToDate) {
+      // Nobody serves and the peer is behind (restarted, resyncing): only this node can serve.
+      const refusal = takeOverRefusal(self, ping);
+      if (refusal === null) {
+        return {
+          action: 'take-over',
+          reason: `${self.peerName} is passive and behind: nobody else can serve`,
+          alarms,
+        };
+      }
+    }
     const peerRole = peer?.role ?? 'unknown';
     return {
       action: 'stay',

@@ -3,7 +3,7 @@
 // it, then serves the targets on it; releasing goes the other way round (stop serving first, so no
 // further write is acknowledged, then drop the address, then demote). Every step is timed and kept for
 // the status and the log.
-import { conflict, messageOf } from '../../lib/errors.js';
+import { messageOf } from '../../lib/errors.js';
 
 /** What the executor acts on; the failover service binds it to the node's real services. */
 export interface FailoverResources {
@@ -11,8 +11,8 @@ export interface FailoverResources {
   holdReplication(task: string): Promise<void>;
   promote(task: string): Promise<void>;
   demote(task: string): Promise<void>;
-  /** Duplicate-address detection for the virtual IP. */
-  virtualIpInUse(): Promise<boolean>;
+  /** Duplicate-address detection, then the address and its announcement; throws the conflict
+   * `vip-in-use` when another host answers for it (the drivers probe once, here). */
   acquireVirtualIp(): Promise<void>;
   releaseVirtualIp(): Promise<void>;
   /** Serve the targets on the virtual IP / stop (closing the sessions that came through it). */
@@ -66,13 +66,8 @@ export async function takeOver(
         () => resources.demote(task),
       );
     }
-    await run('duplicate address check', async () => {
-      if (await resources.virtualIpInUse()) {
-        throw conflict('vip-in-use', 'another host answers for the virtual IP: not taking it');
-      }
-    });
     await run(
-      'add virtual IP',
+      'duplicate address check, add virtual IP',
       () => resources.acquireVirtualIp(),
       () => resources.releaseVirtualIp(),
     );

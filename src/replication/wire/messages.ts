@@ -150,6 +150,12 @@ export interface OutdateMessage {
   readonly type: 'outdate';
 }
 
+/** The primary's persistent reservation state of the volume (JSON), so it survives a failover. */
+export interface PrStateMessage {
+  readonly type: 'pr-state';
+  readonly state: string;
+}
+
 export interface PingMessage {
   readonly type: 'ping';
 }
@@ -183,6 +189,7 @@ export type ReplMessage =
   | VerifyRequestMessage
   | VerifyReplyMessage
   | OutdateMessage
+  | PrStateMessage
   | PingMessage
   | PongMessage
   | DisconnectMessage;
@@ -213,6 +220,7 @@ export const MESSAGE_CODES = {
   'verify-request': 0x31,
   'verify-reply': 0x32,
   outdate: 0x33,
+  'pr-state': 0x34,
   ping: 0x40,
   pong: 0x41,
   disconnect: 0x42,

@@ -194,6 +194,10 @@ const CODECS: { readonly [T in ReplMessageType]: PayloadCodec<T> } = {
     }),
   },
   outdate: empty('outdate'),
+  'pr-state': {
+    write: (w, m) => w.string(m.state),
+    read: (r) => ({ type: 'pr-state', state: r.string() }),
+  },
   ping: empty('ping'),
   pong: empty('pong'),
   disconnect: {

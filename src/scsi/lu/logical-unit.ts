@@ -84,6 +84,8 @@ export interface LogicalUnitOptions {
   readonly settings: LogicalUnitSettings;
   /** Where persistent reservations are kept across restarts (APTPL) and for a failover peer. */
   readonly prStore?: PrStateStore;
+  /** Adopt saved reservations even without APTPL (a replicated volume after a failover). */
+  readonly adoptSavedReservations?: boolean;
 }
 
 /** MAXIMUM TRANSFER LENGTH in bytes unless the identity's limits say otherwise. libiscsi's
@@ -146,7 +148,10 @@ export class LogicalUnit {
     this.#store = options.prStore;
     // APTPL (SPC-4 §5.9.4): only state saved with APTPL = 1 survives a restart.
     const saved = options.prStore?.load();
-    this.#pr = saved?.aptpl === true ? saved : EMPTY_PR_STATE;
+    this.#pr =
+      saved !== undefined && (saved.aptpl || options.adoptSavedReservations === true)
+        ? saved
+        : EMPTY_PR_STATE;
   }
 
   /** The LU as the SPC/SBC builders see it, with the current settings and size. */

@@ -280,7 +280,7 @@ export class TestInitiator {
   /** Runs one SCSI command to LUN 0 and waits for its status. Data-Out goes as immediate data and R2Ts. */
   async command(
     cdb: Buffer,
-    options: { readLength?: number; writeData?: Buffer; timeoutMs?: number } = {},
+    options: { readLength?: number; writeData?: Buffer; timeoutMs?: number; lun?: number } = {},
   ): Promise<CommandResult> {
     const itt = this.itt();
     const write = options.writeData ?? Buffer.alloc(0);
@@ -296,7 +296,7 @@ export class TestInitiator {
         read: readLength > 0,
         write: write.length > 0,
         attr: 1,
-        lun: lunField(0),
+        lun: lunField(options.lun ?? 0),
         initiatorTaskTag: itt,
         expectedDataTransferLength: write.length > 0 ? write.length : readLength,
         cmdSN,

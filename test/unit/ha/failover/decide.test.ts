@@ -72,8 +72,12 @@ describe('failover decision table (every combination)', () => {
       const peer = seen.peer;
       assert.ok(peer !== null);
       const heard = seen.aux || seen.data;
-      if (heard) assert.ok(peer.offer && peer.role !== 'active', JSON.stringify(seen));
-      else assert.ok(peer.role === 'active' || peer.offer, JSON.stringify(seen));
+      if (heard) {
+        assert.ok(
+          (peer.offer && peer.role !== 'active') || (peer.role === 'passive' && !peer.upToDate),
+          JSON.stringify(seen),
+        );
+      } else assert.ok(peer.role === 'active' || peer.offer, JSON.stringify(seen));
     }
   });
 
@@ -168,6 +172,13 @@ describe('failover decisions in the issue scenarios', () => {
     );
     assert.equal(d.action, 'stay');
     assert.match(d.reason, /not up to date/);
+  });
+
+  it('both passive, the peer behind (restarted): the up-to-date node serves; the behind one never does', () => {
+    const behind: PeerAdvert = { ...passivePeer, upToDate: false };
+    assert.equal(decide(passive, { aux: true, data: true, ping: true, peer: behind }).action, 'take-over');
+    const self = { ...passive, upToDate: false };
+    assert.equal(decide(self, { aux: true, data: true, ping: true, peer: passivePeer }).action, 'stay');
   });
 
   it('a restarted node that has not heard its peer does not take over', () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { applyConfig, EMPTY_CONFIG } from '../../../../src/ha/failover/config.js';
 import { release, takeOver, type FailoverResources } from '../../../../src/ha/failover/executor.js';
-import { TandemError } from '../../../../src/lib/errors.js';
+import { conflict, TandemError } from '../../../../src/lib/errors.js';
 
 function recorder(options: { inUse?: boolean; failOn?: string } = {}): {
   calls: string[];
@@ -22,11 +22,11 @@ function recorder(options: { inUse?: boolean; failOn?: string } = {}): {
       holdReplication: (task) => step(`hold ${task}`)(),
       promote: (task) => step(`promote ${task}`)(),
       demote: (task) => step(`demote ${task}`)(),
-      virtualIpInUse: () => {
-        calls.push('dad');
-        return Promise.resolve(options.inUse === true);
+      acquireVirtualIp: () => {
+        calls.push('acquire');
+        if (options.inUse === true) return Promise.reject(conflict('vip-in-use', 'someone answers'));
+        return step('acquire-done')().then(() => undefined);
       },
-      acquireVirtualIp: step('acquire'),
       releaseVirtualIp: step('release-ip'),
       openPortal: step('open'),
       closePortal: step('close'),
@@ -35,17 +35,25 @@ function recorder(options: { inUse?: boolean; failOn?: string } = {}): {
 }
 
 describe('failover executor', () => {
-  it('takes over in order: hold (peer gone), promote, duplicate-address check, address, portal', async () => {
+  it('takes over in order: hold (peer gone), promote, address (after its duplicate check), portal', async () => {
     const { calls, resources } = recorder();
     const steps = await takeOver(resources, ['t1', 't2'], { holdPeer: true });
-    assert.deepEqual(calls, ['hold t1', 'hold t2', 'promote t1', 'promote t2', 'dad', 'acquire', 'open']);
-    assert.equal(steps.length, 7);
+    assert.deepEqual(calls, [
+      'hold t1',
+      'hold t2',
+      'promote t1',
+      'promote t2',
+      'acquire',
+      'acquire-done',
+      'open',
+    ]);
+    assert.equal(steps.length, 6);
   });
 
   it('does not hold replication on a handover', async () => {
     const { calls, resources } = recorder();
     await takeOver(resources, ['t1'], { holdPeer: false });
-    assert.deepEqual(calls, ['promote t1', 'dad', 'acquire', 'open']);
+    assert.deepEqual(calls, ['promote t1', 'acquire', 'acquire-done', 'open']);
   });
 
   it('refuses an address someone holds, and demotes what it promoted', async () => {
@@ -55,13 +63,13 @@ describe('failover executor', () => {
       assert.equal(error.code, 'vip-in-use');
       return true;
     });
-    assert.deepEqual(calls, ['promote t1', 'promote t2', 'dad', 'demote t2', 'demote t1']);
+    assert.deepEqual(calls, ['promote t1', 'promote t2', 'acquire', 'demote t2', 'demote t1']);
   });
 
   it('undoes the address when the portal cannot open', async () => {
     const { calls, resources } = recorder({ failOn: 'open' });
     await assert.rejects(takeOver(resources, ['t1'], { holdPeer: false }), /open failed/);
-    assert.deepEqual(calls, ['promote t1', 'dad', 'acquire', 'open', 'release-ip', 'demote t1']);
+    assert.deepEqual(calls, ['promote t1', 'acquire', 'acquire-done', 'open', 'release-ip', 'demote t1']);
   });
 
   it('releases in reverse order and runs every step even when one fails', async () => {

@@ -33,8 +33,9 @@ describe('framed socket', () => {
     const received: DecodedFrame[] = [];
     framed.setReceiver((frame) => received.push(frame));
     const digest = Buffer.alloc(32);
-    // Answers to a peer that keeps asking and never reads: verify replies, queued and queued.
-    for (let i = 0; i < 6_000; i++)
+    // Answers to a peer that keeps asking and never reads: verify replies, queued and queued. About
+    // 12 MB, more than the kernel's socket buffers on both ends can take, so the backlog is ours.
+    for (let i = 0; i < 200_000; i++)
       framed.send({ type: 'verify-reply', offset: BigInt(i), length: 4096, digest }, i + 1, true);
     await sleep(20);
     assert.ok(near.writableLength > 256 * 1024);

@@ -63,6 +63,7 @@ export const anyMessage: fc.Arbitrary<ReplMessage> = fc.oneof(
   record({ type: fc.constant('verify-request'), offset: u64, length: u32 }),
   record({ type: fc.constant('verify-reply'), offset: u64, length: u32, digest: bytes32 }),
   fc.constant({ type: 'outdate' }),
+  record({ type: fc.constant('pr-state'), state: text }),
   fc.constant({ type: 'ping' }),
   fc.constant({ type: 'pong' }),
   record({ type: fc.constant('disconnect'), reason: text }),

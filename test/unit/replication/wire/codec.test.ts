@@ -51,7 +51,7 @@ function rawFrame(
   return Buffer.concat([header, payload]);
 }
 
-const TYPE_COUNT = 22;
+const TYPE_COUNT = 23;
 
 describe('wire codec', () => {
   it('has a distinct code for each message type', () => {
