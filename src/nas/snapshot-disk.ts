@@ -1,10 +1,10 @@
 // The on-disk side of NAS snapshots: freeze a volume directory into a snapshot directory in one of
 // the three modes, make it read-only, measure what it costs, and remove it again. Programs run with
 // argument arrays; every path handed to them is absolute, so none can be taken for an option.
-import { lstat, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, rm } from 'node:fs/promises';
 import { TandemError, messageOf } from '../lib/errors.js';
 import { runProgram, runProgramChecked } from '../lib/run-program.js';
+import { directoryUsage } from '../storage/backends/directory.js';
 import type { NasSnapshotMode } from './contract.js';
 import { isBtrfs, isBtrfsSubvolume } from './snapshot-mode.js';
 
@@ -105,38 +105,8 @@ export async function removeSnapshotDirectory(snapshotDir: string): Promise<void
   }
 }
 
-/** Bytes allocated under `root` (not counting `root` itself, like the volume's own usage), each
- * inode counted once (hard links), symlinks not followed. */
-export async function treeUsage(root: string): Promise<number> {
-  const seen = new Set<string>();
-  let total = 0;
-  const pending = [root];
-  while (pending.length > 0) {
-    const dir = pending.pop() as string;
-    let entries: string[];
-    try {
-      entries = await readdir(dir);
-    } catch {
-      continue;
-    }
-    for (const entry of entries) {
-      const child = join(dir, entry);
-      try {
-        const stats = await lstat(child);
-        if (stats.nlink > 1 && !stats.isDirectory()) {
-          const key = `${stats.dev}:${stats.ino}`;
-          if (seen.has(key)) continue;
-          seen.add(key);
-        }
-        total += stats.blocks * 512;
-        if (stats.isDirectory()) pending.push(child);
-      } catch {
-        // removed while we walked: it does not count
-      }
-    }
-  }
-  return total;
-}
+/** Bytes allocated under `root`, each inode once (the volume manager's own measure). */
+export const treeUsage = directoryUsage;
 
 /**
  * What a snapshot costs in the pool. copy: all its blocks. btrfs and reflink on btrfs: its exclusive

@@ -123,15 +123,8 @@ function replicationMetrics(registry: Registry, tasks: () => readonly TaskStatus
     labelNames: string[],
     fill: (g: Gauge, task: TaskStatus) => void,
   ): void => {
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const task of tasks()) fill(this, task);
-      },
+    scrapedGauge(registry, name, help, labelNames, (g) => {
+      for (const task of tasks()) fill(g, task);
     });
   };
   gauge('tandem_replication_primary', "1 when this node is the task's primary", ['task'], (g, t) =>
@@ -187,17 +180,8 @@ function failoverMetrics(registry: Registry, status: () => FailoverStatus): void
     help: string,
     labelNames: string[],
     fill: (g: Gauge, s: FailoverStatus) => void,
-  ): void => {
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        fill(this, status());
-      },
-    });
+  ) => {
+    scrapedGauge(registry, name, help, labelNames, (g) => fill(g, status()));
   };
   gauge('tandem_failover_state', "This node's failover state (1 for the current one)", ['state'], (g, s) => {
     for (const state of FAILOVER_STATES) g.set({ state }, s.state === state ? 1 : 0);
@@ -220,4 +204,24 @@ function failoverMetrics(registry: Registry, status: () => FailoverStatus): void
     [],
     (g, s) => g.set(s.alarms.length),
   );
+}
+
+/** A gauge filled afresh from the services at every scrape. */
+function scrapedGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: string[],
+  fill: (g: Gauge) => void,
+): void {
+  new Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      fill(this);
+    },
+  });
 }

@@ -19,8 +19,10 @@ export async function removeVolumeDirectory(path: string): Promise<void> {
   await rm(path, { recursive: true, force: true });
 }
 
-/** Bytes allocated by everything under `path`, not following symlinks. */
+/** Bytes allocated by everything under `path` (not `path` itself), not following symlinks; a file
+ * with several hard links is counted once. */
 export async function directoryUsage(path: string): Promise<number> {
+  const seen = new Set<string>();
   let total = 0;
   const pending = [path];
   while (pending.length > 0) {
@@ -35,6 +37,11 @@ export async function directoryUsage(path: string): Promise<number> {
       const child = join(dir, entry);
       try {
         const stats = await lstat(child);
+        if (stats.nlink > 1 && !stats.isDirectory()) {
+          const key = `${String(stats.dev)}:${String(stats.ino)}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+        }
         total += stats.blocks * 512;
         if (stats.isDirectory()) pending.push(child);
       } catch {
