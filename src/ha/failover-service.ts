@@ -250,9 +250,6 @@ export class FailoverService implements FailoverControl {
       rttMs: l.rttMs,
       jitterP99Ms: l.jitter.p99,
     }));
-    const offsets = (snapshot?.links ?? [])
-      .map((l) => l.clockOffsetMs)
-      .filter((o): o is number => o !== null);
     return {
       nodeName: this.#o.replication.nodeName,
       peerName: this.#o.replication.pairingSecret()?.peerName ?? null,
@@ -270,8 +267,7 @@ export class FailoverService implements FailoverControl {
         pingNodeReachable: peerAdvert?.ping ?? null,
         term: peerAdvert?.term ?? null,
       },
-      clockOffsetMs:
-        offsets.length > 0 ? Math.min(...offsets.map(Math.abs)) * Math.sign(offsets[0] ?? 0) : null,
+      clockOffsetMs: snapshot ? clockOffsetOf(snapshot) : null,
       alarms: this.#lastDecision?.alarms ?? (this.#config.enabled ? [] : ['failover is not enabled']),
       lastDecision: this.#lastDecision
         ? { action: this.#lastDecision.action, reason: this.#lastDecision.reason, at: this.#lastDecision.at }
@@ -322,7 +318,7 @@ export class FailoverService implements FailoverControl {
       peer?.ping === true,
       peer ? (peer.ping ? 'answers' : 'no answer') : 'peer not heard',
     );
-    const offset = this.status().clockOffsetMs;
+    const offset = snapshot ? clockOffsetOf(snapshot) : null;
     add(
       'clocks agree',
       offset !== null && Math.abs(offset) <= MAX_CLOCK_OFFSET_MS,
@@ -829,6 +825,14 @@ function parseAdvert(snapshot: MonitorSnapshot): ParsedAdvert | null {
     term: snapshot.peer.term ?? 0,
     started: advert.started === true,
   };
+}
+
+/** The peer's clock minus ours: the estimate of the link whose estimate is smallest in size (the
+ * least delayed exchange gives the tightest bound). */
+function clockOffsetOf(snapshot: MonitorSnapshot): number | null {
+  const offsets = snapshot.links.map((l) => l.clockOffsetMs).filter((o): o is number => o !== null);
+  if (offsets.length === 0) return null;
+  return offsets.reduce((best, o) => (Math.abs(o) < Math.abs(best) ? o : best));
 }
 
 /** Every address of this machine (they can never be ping nodes). */

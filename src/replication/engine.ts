@@ -378,7 +378,7 @@ export class ReplicationEngine {
     this.#lastError = null;
   }
 
-  /** The primary fenced this copy through another path (it writes alone now): an up-to-date
+  /** The primary fenced this copy (over the link or the heartbeat; it writes alone now): an up-to-date
    * secondary becomes outdated, durably, so failover never promotes it by itself. */
   async outdateByPeer(): Promise<DiskState> {
     if (this.#role === 'secondary' && this.#meta.diskState === 'up-to-date') {
@@ -536,9 +536,7 @@ export class ReplicationEngine {
         respond({ type: 'ack', status: 'ok', message: '' });
         return;
       case 'outdate':
-        if (this.#role === 'secondary' && this.#meta.diskState === 'up-to-date') {
-          await this.#meta.setDiskState('outdated');
-        }
+        await this.outdateByPeer();
         respond({ type: 'ack', status: 'ok', message: '' });
         return;
       default:
