@@ -20,6 +20,7 @@
 //   BENCH_WRITE_SECONDS  target duration of each qemu-img bench run (default 4)
 //   BENCH_PIN            'A:B:client' CPU lists for taskset (default '0:1:1'); '0' or 'off': no pinning
 //   BENCH_ONLY=resync    only the resync row
+//   BENCH_ROWS=TEXT      only the write rows whose "label, cache" contains TEXT (e.g. "4 KiB write QD32, write-back")
 //   BENCH_RESYNC_MIB     bytes written while disconnected, MiB (default 256)
 //   BENCH_RESYNC_FIXED   resync at this fixed rate (bytes/s) instead of the dynamic controller
 //   BENCH_NODE_ARGS      extra node flags for both daemons, space separated
@@ -47,6 +48,7 @@ const env = process.env;
 const ROUNDS = Math.max(1, Number(env.BENCH_ROUNDS ?? 3));
 const WRITE_SECONDS = Number(env.BENCH_WRITE_SECONDS ?? 4);
 const ONLY_RESYNC = env.BENCH_ONLY === 'resync';
+const ROW_FILTER = env.BENCH_ROWS ?? '';
 const RESYNC_MIB = Number(env.BENCH_RESYNC_MIB ?? 256);
 const NODE_ARGS = (env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const PIN = pinning(env.BENCH_PIN);
@@ -195,6 +197,7 @@ export async function main() {
       }
       await sleep(300);
       for (const test of TESTS) {
+        if (!`${test.label}, ${mode}`.includes(ROW_FILTER)) continue;
         const figures = { plain: [], replicated: [] };
         for (let round = 0; round < ROUNDS; round++) {
           const order = round % 2 === 0 ? ['plain', 'replicated'] : ['replicated', 'plain'];

@@ -5,9 +5,13 @@
 // about half of tgt's rate.
 // The risk of inline I/O is a slow call: a read that misses the page cache, or a write the kernel
 // throttles because too much is dirty, makes the whole event loop wait for the disk. So I/O runs
-// inline only while it keeps proving fast. One slow inline call sends the device to the thread pool
-// for a back-off period that doubles while slow calls continue, so a cold or disk-bound volume stalls
-// the loop at most once per period (the longest period is a minute).
+// inline only while it keeps proving fast. Slow calls spend a stall budget (a token bucket: by
+// default 10 ms of stall per second, up to 20 ms at once); once it is spent the device goes to the
+// thread pool for a back-off period that doubles while slow calls continue (the longest is a
+// minute). A budget rather than "one slow call": with two writers on one disk, an occasional pwrite
+// waits a few hundred µs for the journal; sending 10,000 writes a second to the thread pool for
+// that costs the loop ~200 ms a second, where the odd stall cost it a millisecond. A cold or
+// disk-bound volume still spends the budget within a few calls.
 // Pure logic over an injected clock, so the policy is tested without timing anything.
 
 export interface InlineIoPolicyOptions {
@@ -18,6 +22,10 @@ export interface InlineIoPolicyOptions {
   /** First back-off after a miss (default 1 s); doubles per consecutive miss up to `maxBackoffMs`. */
   readonly backoffMs?: number;
   readonly maxBackoffMs?: number;
+  /** Stall time slow calls may spend per second before the device backs off (default 10). */
+  readonly stallBudgetMsPerSecond?: number;
+  /** The most stall time the budget holds at once (default 20; 0: any slow call backs off). */
+  readonly stallBurstMs?: number;
   /** Milliseconds since some fixed point; injected by tests. */
   readonly now?: () => number;
 }
@@ -28,6 +36,11 @@ export class InlineIoPolicy {
   readonly #backoffMs: number;
   readonly #maxBackoffMs: number;
   readonly #now: () => number;
+  readonly #budgetPerMs: number;
+  readonly #burstNs: number;
+  /** Stall nanoseconds left, as of #budgetAt. */
+  #budgetNs: number;
+  #budgetAt: number;
   #inlineAgainAt = 0;
   #nextBackoffMs: number;
   #misses = 0;
@@ -39,6 +52,11 @@ export class InlineIoPolicy {
     this.#maxBackoffMs = options.maxBackoffMs ?? 60_000;
     this.#now = options.now ?? (() => performance.now());
     this.#nextBackoffMs = this.#backoffMs;
+    // ns of stall allowed per ms of wall time: a budget of B ms per second is B µs per ms.
+    this.#budgetPerMs = (options.stallBudgetMsPerSecond ?? 10) * 1000;
+    this.#burstNs = (options.stallBurstMs ?? 20) * 1_000_000;
+    this.#budgetNs = this.#burstNs;
+    this.#budgetAt = this.#now();
   }
 
   /** Slow inline calls seen so far (each one stalled the event loop once). */
@@ -59,6 +77,12 @@ export class InlineIoPolicy {
       return;
     }
     this.#misses++;
+    const now = this.#now();
+    this.#budgetNs = Math.min(this.#burstNs, this.#budgetNs + (now - this.#budgetAt) * this.#budgetPerMs);
+    this.#budgetAt = now;
+    this.#budgetNs -= nanoseconds;
+    if (this.#budgetNs >= 0) return;
+    this.#budgetNs = this.#burstNs;
     this.#inlineAgainAt = this.#now() + this.#nextBackoffMs;
     this.#nextBackoffMs = Math.min(this.#nextBackoffMs * 2, this.#maxBackoffMs);
   }

@@ -5,7 +5,8 @@ import { InlineIoPolicy } from '../../../../src/storage/backends/inline-io-polic
 const FAST = 5_000; // ns: a page-cache hit
 const SLOW = 8_000_000; // ns: a disk read
 
-function policy() {
+/** Without a stall budget (burst 0) every slow call backs off; the budget tests set their own. */
+function policy(budget: { stallBudgetMsPerSecond?: number; stallBurstMs?: number } = { stallBurstMs: 0 }) {
   const clock = { ms: 0 };
   const inline = new InlineIoPolicy({
     maxLength: 64 * 1024,
@@ -13,6 +14,7 @@ function policy() {
     backoffMs: 1000,
     maxBackoffMs: 4000,
     now: () => clock.ms,
+    ...budget,
   });
   return { clock, inline };
 }
@@ -67,5 +69,40 @@ describe('InlineIoPolicy', () => {
     assert.equal(inline.inline(4096), false);
     clock.ms = 8000;
     assert.equal(inline.inline(4096), true, 'the back-off after a warm period is the short one again');
+  });
+
+  it('stays inline through occasional short stalls that fit the budget', () => {
+    const { clock, inline } = policy({ stallBudgetMsPerSecond: 10, stallBurstMs: 20 });
+    // A 400 µs journal wait every 100 ms (4 ms of stall per second) for a minute, fast calls between.
+    for (let ms = 0; ms < 60_000; ms += 100) {
+      clock.ms = ms;
+      assert.equal(inline.inline(4096), true, `inline at ${ms} ms`);
+      inline.record(400_000);
+      inline.record(FAST);
+    }
+    assert.equal(inline.misses, 600);
+  });
+
+  it('backs off once stalls outrun the budget, and after a burst of disk reads', () => {
+    const frequent = policy({ stallBudgetMsPerSecond: 10, stallBurstMs: 20 });
+    // 400 µs stalls every millisecond: 400 ms of stall a second against 10 ms allowed.
+    let backedOffAt = -1;
+    for (let ms = 0; ms < 1000 && backedOffAt < 0; ms++) {
+      frequent.clock.ms = ms;
+      frequent.inline.record(400_000);
+      if (!frequent.inline.inline(4096)) backedOffAt = ms;
+    }
+    assert.ok(backedOffAt >= 0 && backedOffAt < 100, `backed off at ${backedOffAt} ms`);
+    frequent.clock.ms = backedOffAt + 999;
+    assert.equal(frequent.inline.inline(4096), false);
+    frequent.clock.ms = backedOffAt + 1000;
+    assert.equal(frequent.inline.inline(4096), true);
+
+    const cold = policy({ stallBudgetMsPerSecond: 10, stallBurstMs: 20 });
+    cold.inline.record(SLOW);
+    cold.inline.record(SLOW);
+    assert.equal(cold.inline.inline(4096), true, 'two 8 ms reads fit the 20 ms burst');
+    cold.inline.record(SLOW);
+    assert.equal(cold.inline.inline(4096), false, 'the third spends it');
   });
 });
