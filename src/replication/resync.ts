@@ -33,10 +33,15 @@ const IDLE_FILL_REGIONS = 16;
 /** Metadata and the peer are flushed about this often during a resync (see flushInBackground). */
 const FLUSH_EVERY_BYTES = 32 * 1024 * 1024;
 
+/** What the resync reads regions from: a block device, reading into reused buffers when it can. */
+export type ResyncSource = Pick<BlockDevice, 'read' | 'allocation'> & {
+  readonly readInto?: (target: Buffer, offset: number) => Promise<void>;
+};
+
 export interface ResyncOptions {
   readonly channel: PeerChannel;
   readonly device: MirrorDevice;
-  readonly local: BlockDevice;
+  readonly local: ResyncSource;
   readonly meta: ReplicationMetadata;
   readonly rate: { readonly mode: 'dynamic' | 'fixed'; readonly bytesPerSecond: number };
   readonly logger: Logger;
@@ -83,6 +88,20 @@ export function runResync(options: ResyncOptions): ResyncRun {
     for (const resolve of wake.splice(0)) resolve();
   };
 
+  // Region buffers are reused: a fresh 4 MiB buffer per region costs its page faults and garbage
+  // collection every time. A buffer goes back to the pool only once every piece sent from it was
+  // acknowledged, so the socket no longer holds a view of it; after a failure it is left to the GC
+  // (a piece may still sit in the socket's queue).
+  const pool: Buffer[] = [];
+  const readExtent = async (extentOffset: number, extentLength: number): Promise<Buffer> => {
+    const readInto = options.local.readInto;
+    if (readInto === undefined || extentLength !== CHUNK_BYTES)
+      return options.local.read(extentOffset, extentLength);
+    const buffer = pool.pop() ?? Buffer.allocUnsafe(CHUNK_BYTES);
+    await readInto.call(options.local, buffer, extentOffset);
+    return buffer;
+  };
+
   const sendRegion = async (offset: number, length: number): Promise<void> => {
     const release = await options.device.regions.acquire(offset, offset + length);
     try {
@@ -90,6 +109,7 @@ export function runResync(options: ResyncOptions): ResyncRun {
       const started = now();
       // Every extent's requests go out at once; the region is done when all are acknowledged.
       const requests: Promise<void>[] = [];
+      const borrowed: Buffer[] = [];
       for (const extent of await options.local.allocation(offset, length)) {
         if (!extent.mapped) {
           requests.push(
@@ -104,7 +124,8 @@ export function runResync(options: ResyncOptions): ResyncRun {
           );
           continue;
         }
-        const data = await options.local.read(extent.offset, extent.length);
+        const data = await readExtent(extent.offset, extent.length);
+        if (data.length === CHUNK_BYTES) borrowed.push(data);
         for (let at = 0; at < data.length; at += PIECE_BYTES) {
           const piece = data.subarray(at, at + PIECE_BYTES);
           const pieceOffset = extent.offset + at;
@@ -121,6 +142,7 @@ export function runResync(options: ResyncOptions): ResyncRun {
       // All settled before the region lock goes, even when one failed: none may still be in flight.
       const failed = (await Promise.allSettled(requests)).find((r) => r.status === 'rejected');
       if (failed !== undefined) throw failed.reason;
+      pool.push(...borrowed);
       options.meta.clearDirty(offset, length);
       lastLatency = now() - started;
       controller.record(now(), length, lastLatency);

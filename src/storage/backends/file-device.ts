@@ -110,21 +110,27 @@ export class FileBlockDevice implements BlockDevice {
   }
 
   read(offset: number, length: number): Promise<Buffer> {
+    // Not zero-filled up front: pread fills it, and a read past the end of the file is zeroed.
+    const buffer = Buffer.allocUnsafe(length);
+    return this.readInto(buffer, offset).then(() => buffer);
+  }
+
+  /** Reads `target.length` bytes at `offset` into `target` (a caller that reuses its buffers, such as
+   * the resync, saves a fresh allocation, and its page faults, per read). */
+  readInto(target: Buffer, offset: number): Promise<void> {
+    const length = target.length;
     return this.#run(`read ${length} bytes at ${offset}`, async (handle) => {
       this.#checkRange(offset, length);
-      // Not zero-filled up front: pread fills it, and a read past the end of the file is zeroed here.
-      const buffer = Buffer.allocUnsafe(length);
       let done = 0;
-      if (this.#inlineReads?.inline(length)) done = this.#readInline(handle.fd, buffer, offset);
+      if (this.#inlineReads?.inline(length)) done = this.#readInline(handle.fd, target, offset);
       while (done < length) {
-        const bytesRead = await pread(handle.fd, buffer, done, length - done, offset + done);
+        const bytesRead = await pread(handle.fd, target, done, length - done, offset + done);
         if (bytesRead === 0) {
-          buffer.fill(0, done);
+          target.fill(0, done);
           break;
         }
         done += bytesRead;
       }
-      return buffer;
     });
   }
 

@@ -58,6 +58,17 @@ describe('FileBlockDevice', () => {
     assert.equal((await dev.read(17, 0)).length, 0);
   });
 
+  it('reads into a caller-owned buffer, overwriting whatever it held, with zeroes for holes', async (t) => {
+    const dev = await device(t, 8 * MiB);
+    await dev.write(4 * MiB + 100, pattern(300 * KiB, 7));
+    const target = Buffer.alloc(4 * MiB, 0xee); // stale bytes from an earlier use
+    await dev.readInto(target, 4 * MiB);
+    assert.deepEqual(target.subarray(0, 100), Buffer.alloc(100));
+    assert.deepEqual(target.subarray(100, 100 + 300 * KiB), pattern(300 * KiB, 7));
+    assert.deepEqual(target.subarray(100 + 300 * KiB), Buffer.alloc(4 * MiB - 100 - 300 * KiB));
+    await assert.rejects(dev.readInto(Buffer.alloc(4096), 8 * MiB - 100), RangeError);
+  });
+
   it('reads and writes the same bytes inline and through the thread pool, zero past a truncated end', async (t) => {
     const dir = tempDir(t);
     const path = join(dir, 'volume.img');
