@@ -13,26 +13,46 @@ export type Release = () => void;
 interface Entry {
   readonly start: number;
   readonly end: number;
-  readonly released: Promise<void>;
+  /** Called once when this entry is released (later overlapping requests counting down). */
+  waiters: (() => void)[] | null;
 }
+
+const NOTHING_TO_RELEASE: Release = () => undefined;
 
 export class RangeLock {
   readonly #entries = new Set<Entry>();
 
   /** Resolves when [start, end) is held; call the returned function exactly once to release it. */
-  async acquire(start: number, end: number): Promise<Release> {
-    if (end <= start) return () => undefined;
-    const earlier = [...this.#entries].filter((e) => e.start < end && start < e.end).map((e) => e.released);
-    let resolve!: () => void;
-    const entry: Entry = { start, end, released: new Promise<void>((r) => (resolve = r)) };
+  acquire(start: number, end: number): Promise<Release> {
+    if (end <= start) return Promise.resolve(NOTHING_TO_RELEASE);
+    const entry: Entry = { start, end, waiters: null };
+    let waitingFor = 0;
+    let granted: (() => void) | undefined;
+    const countDown = (): void => {
+      if (--waitingFor === 0) granted?.();
+    };
+    for (const earlier of this.#entries) {
+      if (earlier.start < end && start < earlier.end) {
+        waitingFor++;
+        (earlier.waiters ??= []).push(countDown);
+      }
+    }
     this.#entries.add(entry);
-    await Promise.all(earlier);
+    const release = this.#releaser(entry);
+    // Uncontended (the common case on the I/O path): no promise chain beyond the resolved one.
+    if (waitingFor === 0) return Promise.resolve(release);
+    return new Promise((resolve) => (granted = () => resolve(release)));
+  }
+
+  #releaser(entry: Entry): Release {
     let done = false;
     return () => {
       if (done) return;
       done = true;
       this.#entries.delete(entry);
-      resolve();
+      const waiters = entry.waiters;
+      entry.waiters = null;
+      if (waiters !== null) for (const wake of waiters) wake();
     };
   }
 

@@ -461,12 +461,13 @@ export class ReplicationEngine {
     if (this.#role !== 'primary') return;
     const reservations = this.#options.prState?.load();
     if (reservations !== undefined) this.replicatePrState(reservations);
+    // `.then(expectAck)` rather than an async wrapper: one promise less per mirrored write.
     const path: PeerDataPath = {
-      write: async (offset, data, fua) =>
-        expectAck(await channel.request({ type: 'write', offset: BigInt(offset), fua, data })),
-      discard: async (offset, length) =>
-        expectAck(await channel.request({ type: 'discard', offset: BigInt(offset), length })),
-      flush: async () => expectAck(await channel.request({ type: 'flush' })),
+      write: (offset, data, fua) =>
+        channel.request({ type: 'write', offset: BigInt(offset), fua, data }).then(expectAck),
+      discard: (offset, length) =>
+        channel.request({ type: 'discard', offset: BigInt(offset), length }).then(expectAck),
+      flush: () => channel.request({ type: 'flush' }).then(expectAck),
     };
     this.mirror.attachPeer(path);
   }

@@ -66,6 +66,7 @@ export class FieldReader {
   string(): string {
     const length = this.u16();
     this.need(length, 'string');
+    if (length === 0) return ''; // every ok ack: skip the view and the UTF-8 check
     const bytes = this.payload.subarray(this.at, this.at + length);
     if (!isUtf8(bytes)) throw new PayloadError('string is not valid UTF-8');
     this.at += length;
