@@ -39,7 +39,8 @@ export type CollectError =
   | 'sequence-error';
 
 export class WriteCollector {
-  readonly buffer: Buffer;
+  /** Allocated (zeroed) on first use, unless the immediate data is the whole transfer. */
+  #buffer: Buffer | undefined;
   private receivedBytes = 0;
   private readonly unsolicitedLimit: number;
   private unsolicitedReceived = 0;
@@ -53,11 +54,15 @@ export class WriteCollector {
     private readonly params: WriteParams,
     private readonly newTag: () => number,
   ) {
-    this.buffer = Buffer.alloc(expected);
     this.unsolicitedLimit = params.initialR2T ? 0 : Math.min(params.firstBurstLength, expected);
     // Solicited data starts after what may come unsolicited (immediate data counts toward it).
     this.nextOffset =
       params.immediateData || !params.initialR2T ? Math.min(params.firstBurstLength, expected) : 0;
+  }
+
+  /** The data of the whole transfer (complete once `complete` is true). */
+  get buffer(): Buffer {
+    return (this.#buffer ??= Buffer.alloc(this.expected));
   }
 
   get complete(): boolean {
@@ -72,7 +77,10 @@ export class WriteCollector {
     }
     if (!this.params.immediateData) return 'immediate-data-not-allowed';
     if (data.length > Math.min(this.params.firstBurstLength, this.expected)) return 'too-much-immediate-data';
-    data.copy(this.buffer, 0);
+    // The usual small write: its immediate data is all of it, so the PDU's data (a view of a socket
+    // chunk, never reused) is the buffer; no allocation, no copy.
+    if (data.length === this.expected && this.#buffer === undefined) this.#buffer = data;
+    else data.copy(this.buffer, 0);
     this.receivedBytes += data.length;
     this.unsolicitedReceived += data.length;
     // With InitialR2T=Yes only the immediate data is unsolicited: R2Ts cover the rest.
