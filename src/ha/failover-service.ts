@@ -545,6 +545,7 @@ export class FailoverService implements FailoverControl {
         ping: snapshot.ping.reachable,
         peer,
       };
+      this.#recordSyncState();
       const decision = decide(
         {
           role: this.#role,
@@ -674,6 +675,23 @@ export class FailoverService implements FailoverControl {
     };
   }
 
+  /** Notes which tasks are in sync with the primary now. A secondary stays "seen in sync" until its
+   * disk stops being up to date (outdated by fencing, or a resync target), so a node that comes back
+   * behind never counts as up to date by itself. Runs before every read of #volumesUpToDate. */
+  #recordSyncState(): void {
+    for (const task of this.#config.tasks) {
+      const local = this.#o.replication.localTaskName(task);
+      if (local === null) continue;
+      const status = this.#o.replication.task(local);
+      const inSync =
+        ['connected', 'verifying'].includes(status.connection) &&
+        status.diskState === 'up-to-date' &&
+        status.peerDiskState === 'up-to-date';
+      if (inSync) this.#seenInSync.add(task);
+      else if (status.diskState !== 'up-to-date') this.#seenInSync.delete(task);
+    }
+  }
+
   /** Up to date for failover: the primary's own disk, or a secondary's that was seen in sync with the
    * primary (and has not been outdated since). */
   #volumesUpToDate(): boolean {
@@ -682,12 +700,6 @@ export class FailoverService implements FailoverControl {
       const local = this.#o.replication.localTaskName(task);
       if (local === null) return false;
       const status = this.#o.replication.task(local);
-      const inSync =
-        ['connected', 'verifying'].includes(status.connection) &&
-        status.diskState === 'up-to-date' &&
-        status.peerDiskState === 'up-to-date';
-      if (inSync) this.#seenInSync.add(task);
-      else if (status.diskState !== 'up-to-date') this.#seenInSync.delete(task);
       return status.diskState === 'up-to-date' && (status.role === 'primary' || this.#seenInSync.has(task));
     });
   }
@@ -729,6 +741,7 @@ export class FailoverService implements FailoverControl {
     const monitor = this.#monitor;
     if (!monitor) return;
     const snapshot = monitor.snapshot();
+    this.#recordSyncState();
     monitor.setAdvert(this.#state.term, {
       role:
         this.#state.started || this.#role === 'active'

@@ -5,10 +5,10 @@
 // about half of tgt's rate.
 // The risk of inline I/O is a slow call: a read that misses the page cache, or a write the kernel
 // throttles because too much is dirty, makes the whole event loop wait for the disk. So I/O runs
-// inline only while it keeps proving fast. Slow calls spend a stall budget (a token bucket: by
-// default 10 ms of stall per second, up to 20 ms at once); once it is spent the device goes to the
-// thread pool for a back-off period that doubles while slow calls continue (the longest is a
-// minute). A budget rather than "one slow call": with two writers on one disk, an occasional pwrite
+// inline only while it keeps proving fast. A call that waited for the disk (1 ms or more) sends the
+// device to the thread pool at once, for a back-off period that doubles while such calls continue
+// (the longest is a minute). Shorter slow calls (over 300 µs) spend a stall budget instead (a token
+// bucket: 10 ms of stall per second, up to 20 ms at once), and back off only once it is spent. A budget rather than "one slow call": with two writers on one disk, an occasional pwrite
 // waits a few hundred µs for the journal; sending 10,000 writes a second to the thread pool for
 // that costs the loop ~200 ms a second, where the odd stall cost it a millisecond. A cold or
 // disk-bound volume still spends the budget within a few calls.
@@ -17,8 +17,10 @@
 export interface InlineIoPolicyOptions {
   /** Calls longer than this always use the thread pool (default 128 KiB). */
   readonly maxLength?: number;
-  /** An inline call slower than this waited for the disk (default 300 µs). */
+  /** An inline call slower than this stalled the event loop (default 300 µs). */
   readonly missNanoseconds?: number;
+  /** An inline call this slow waited for the disk: back off at once (default 1 ms). */
+  readonly diskWaitNanoseconds?: number;
   /** First back-off after a miss (default 1 s); doubles per consecutive miss up to `maxBackoffMs`. */
   readonly backoffMs?: number;
   readonly maxBackoffMs?: number;
@@ -33,6 +35,7 @@ export interface InlineIoPolicyOptions {
 export class InlineIoPolicy {
   readonly #maxLength: number;
   readonly #missNanoseconds: number;
+  readonly #diskWaitNanoseconds: number;
   readonly #backoffMs: number;
   readonly #maxBackoffMs: number;
   readonly #now: () => number;
@@ -48,6 +51,7 @@ export class InlineIoPolicy {
   constructor(options: InlineIoPolicyOptions = {}) {
     this.#maxLength = options.maxLength ?? 128 * 1024;
     this.#missNanoseconds = options.missNanoseconds ?? 300_000;
+    this.#diskWaitNanoseconds = options.diskWaitNanoseconds ?? 1_000_000;
     this.#backoffMs = options.backoffMs ?? 1000;
     this.#maxBackoffMs = options.maxBackoffMs ?? 60_000;
     this.#now = options.now ?? (() => performance.now());
@@ -81,7 +85,7 @@ export class InlineIoPolicy {
     this.#budgetNs = Math.min(this.#burstNs, this.#budgetNs + (now - this.#budgetAt) * this.#budgetPerMs);
     this.#budgetAt = now;
     this.#budgetNs -= nanoseconds;
-    if (this.#budgetNs >= 0) return;
+    if (this.#budgetNs >= 0 && nanoseconds < this.#diskWaitNanoseconds) return;
     this.#budgetNs = this.#burstNs;
     this.#inlineAgainAt = this.#now() + this.#nextBackoffMs;
     this.#nextBackoffMs = Math.min(this.#nextBackoffMs * 2, this.#maxBackoffMs);

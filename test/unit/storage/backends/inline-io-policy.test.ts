@@ -83,7 +83,7 @@ describe('InlineIoPolicy', () => {
     assert.equal(inline.misses, 600);
   });
 
-  it('backs off once stalls outrun the budget, and after a burst of disk reads', () => {
+  it('backs off once stalls outrun the budget, and after one disk read', () => {
     const frequent = policy({ stallBudgetMsPerSecond: 10, stallBurstMs: 20 });
     // 400 µs stalls every millisecond: 400 ms of stall a second against 10 ms allowed.
     let backedOffAt = -1;
@@ -100,9 +100,14 @@ describe('InlineIoPolicy', () => {
 
     const cold = policy({ stallBudgetMsPerSecond: 10, stallBurstMs: 20 });
     cold.inline.record(SLOW);
-    cold.inline.record(SLOW);
-    assert.equal(cold.inline.inline(4096), true, 'two 8 ms reads fit the 20 ms burst');
-    cold.inline.record(SLOW);
-    assert.equal(cold.inline.inline(4096), false, 'the third spends it');
+    assert.equal(cold.inline.inline(4096), false, 'a call that waited for the disk backs off at once');
+  });
+
+  it('lets sub-millisecond stalls spend the budget, and backs off when one reaches a millisecond', () => {
+    const { inline } = policy({ stallBudgetMsPerSecond: 10, stallBurstMs: 20 });
+    for (let i = 0; i < 20; i++) inline.record(900_000); // 18 ms of 20, all at the same moment
+    assert.equal(inline.inline(4096), true);
+    inline.record(1_000_000);
+    assert.equal(inline.inline(4096), false);
   });
 });
