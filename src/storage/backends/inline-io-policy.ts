@@ -8,10 +8,10 @@
 // inline only while it keeps proving fast. A call that waited for the disk (1 ms or more) sends the
 // device to the thread pool at once, for a back-off period that doubles while such calls continue
 // (the longest is a minute). Shorter slow calls (over 300 µs) spend a stall budget instead (a token
-// bucket: 10 ms of stall per second, up to 20 ms at once), and back off only once it is spent. A budget rather than "one slow call": with two writers on one disk, an occasional pwrite
-// waits a few hundred µs for the journal; sending 10,000 writes a second to the thread pool for
-// that costs the loop ~200 ms a second, where the odd stall cost it a millisecond. A cold or
-// disk-bound volume still spends the budget within a few calls.
+// bucket: 10 ms of stall per second, up to 20 ms at once) and back off only once it is spent. Why a
+// budget for those: with two writers on one disk, an occasional pwrite waits a few hundred µs for
+// the journal; sending 10,000 writes a second to the thread pool for that costs the loop ~200 ms a
+// second, where the odd stall cost it a millisecond.
 // Pure logic over an injected clock, so the policy is tested without timing anything.
 
 export interface InlineIoPolicyOptions {
@@ -87,7 +87,7 @@ export class InlineIoPolicy {
     this.#budgetNs -= nanoseconds;
     if (this.#budgetNs >= 0 && nanoseconds < this.#diskWaitNanoseconds) return;
     this.#budgetNs = this.#burstNs;
-    this.#inlineAgainAt = this.#now() + this.#nextBackoffMs;
+    this.#inlineAgainAt = now + this.#nextBackoffMs;
     this.#nextBackoffMs = Math.min(this.#nextBackoffMs * 2, this.#maxBackoffMs);
   }
 }
