@@ -196,7 +196,7 @@ describe('network setup', () => {
       broadcast: vip.broadcast,
       nic: vip.nic,
     });
-    assert.equal(await lab.ping('client', vip.address), true);
+    assert.equal(await lab.reaches('client', vip.address), true);
     const held = (await call('GET', '/api/v1/network/virtual-ip')).body as VirtualIpView;
     assert.equal(held.held, true);
     const clearHeld = await call('DELETE', '/api/v1/network/virtual-ip');

@@ -96,6 +96,11 @@ export interface Lab {
   mac(host: LabHost, nic?: string): Promise<string>;
   /** True when `from` gets an answer to one ping of `address` within the timeout. */
   ping(from: LabHost, address: string, timeoutSeconds?: number): Promise<boolean>;
+  /**
+   * True when one of up to `attempts` pings is answered. Assert reachability with this: one lost
+   * ping (a fresh ARP entry, a loaded host) is not a broken network. Assert unreachability with ping.
+   */
+  reaches(from: LabHost, address: string, attempts?: number): Promise<boolean>;
   /** The client's (or any host's) neighbour entry for an address: MAC and state, or undefined. */
   neighbour(host: LabHost, address: string): Promise<{ mac: string; state: string[] } | undefined>;
   /** Removes everything now (teardown also calls it; calling it twice is harmless). */
@@ -402,6 +407,12 @@ export async function createLab(t: TestContext, options: LabOptions = {}): Promi
       );
       return result.code === 0;
     },
+    async reaches(from, address, attempts = 5) {
+      for (let attempt = 0; attempt < attempts; attempt++) {
+        if (await lab.ping(from, address, 1)) return true;
+      }
+      return false;
+    },
     async neighbour(host, address) {
       const out = await ip(['-n', ns[host], '-j', 'neigh', 'show', 'to', address]);
       const entries = JSON.parse(out) as { dst?: string; lladdr?: string; state?: string[] }[];
@@ -421,9 +432,7 @@ export async function createLab(t: TestContext, options: LabOptions = {}): Promi
     ];
     for (const [from, to] of checks) {
       // A fresh bridge port may take a moment to forward.
-      let ok = false;
-      for (let attempt = 0; attempt < 5 && !ok; attempt++) ok = await lab.ping(from, to, 1);
-      if (!ok) throw new Error(`lab ${id}: ${from} cannot reach ${to}`);
+      if (!(await lab.reaches(from, to))) throw new Error(`lab ${id}: ${from} cannot reach ${to}`);
     }
   }
   return lab;

@@ -39,7 +39,7 @@ test('iproute2 VIP driver: acquire, detect, refuse, move to the other node with 
     onNic[0]?.addr_info.filter((a) => a.local === vip.address).map((a) => [a.prefixlen, a.broadcast]),
     [[24, '198.18.0.255']],
   );
-  assert.equal(await lab.ping('client', vip.address), true);
+  assert.equal(await lab.reaches('client', vip.address), true);
   assert.equal((await lab.neighbour('client', vip.address))?.mac, macB);
 
   // Acquire again is a no-op.
@@ -71,7 +71,7 @@ test('iproute2 VIP driver: acquire, detect, refuse, move to the other node with 
     if (learned !== macA) await sleep(50);
   }
   assert.equal(learned, macA, 'the client learned the new MAC from the gratuitous ARP');
-  assert.equal(await lab.ping('client', vip.address), true);
+  assert.equal(await lab.reaches('client', vip.address), true);
   assert.equal(await onB.inUse(vip), true);
   await assert.rejects(onB.acquire(vip), /another host answers/);
 
