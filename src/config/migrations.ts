@@ -215,6 +215,20 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    description: 'data replication: the base snapshot each task last replicated in full (incremental runs)',
+    sql: `
+      CREATE TABLE datarep_bases (
+        task_name    TEXT PRIMARY KEY REFERENCES datarep_tasks(name) ON DELETE CASCADE,
+        volume       TEXT NOT NULL,
+        snapshot     TEXT NOT NULL,
+        target       TEXT NOT NULL,
+        full_run_at  TEXT NOT NULL,
+        updated_at   TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

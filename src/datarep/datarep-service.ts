@@ -3,15 +3,18 @@
 // releases the snapshot whatever happens (success, failure, cancel). Every run logs a start row and a
 // finish row in the task log; a task never overlaps itself.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import type {
+  DatarepBaseRecord,
   DatarepRepo,
   DatarepScheduleRecord,
   DatarepTaskRecord,
 } from '../config/repositories/datarep-repo.js';
 import { conflict, invalid, messageOf, notFound, TandemError } from '../lib/errors.js';
 import { validateName } from '../lib/names.js';
-import type { NasControl, NasSnapshotView } from '../nas/contract.js';
+import type { NasControl, NasSnapshotView, ShareView } from '../nas/contract.js';
 import type { Logger } from '../observability/logger.js';
 import type { RunningTasks, RunningTaskView } from '../tasks/running-tasks.js';
 import type { TaskLog } from '../tasks/task-log.js';
@@ -23,6 +26,7 @@ import {
   validateModule,
   validatePassword,
 } from './destination.js';
+import { planIncremental, type TransferPlan } from './incremental/plan.js';
 import type { PasswordStore } from './password-store.js';
 import { rsyncArgs, rsyncEnv } from './rsync-command.js';
 import { explainExit } from './rsync-exit.js';
@@ -67,7 +71,13 @@ export interface RunResultView {
   readonly snapshot: { readonly mode: string; readonly createMs: number } | null;
   readonly transferMs: number | null;
   readonly releaseMs: number | null;
+  /** What the run looked at: the changes since the base snapshot, or the whole tree (and why). */
+  readonly transfer: TransferView | null;
 }
+
+export type TransferView =
+  | { readonly kind: 'incremental'; readonly paths: number }
+  | { readonly kind: 'full'; readonly reason: string };
 
 export interface DatarepTaskView {
   readonly name: string;
@@ -132,6 +142,8 @@ export interface DatarepServiceOptions {
 }
 
 const BANDWIDTH_MIN = 1024;
+/** Incremental runs trust the destination to still hold what it was sent; once a day a run checks it all. */
+export const FULL_RUN_EVERY_MS = 24 * 60 * 60 * 1000;
 
 interface RunState {
   readonly runId: string;
@@ -240,7 +252,9 @@ export class DatarepService implements DatarepControl {
       throw conflict('datarep-task-running', `task ${name} is running; cancel the run first`);
     }
     for (const schedule of this.options.repo.schedules(name)) this.scheduler.disarm(schedule.id);
+    const base = this.options.repo.base(name);
     this.options.repo.deleteTask(name);
+    if (base) void this.releaseBase(base);
     this.options.passwords.delete(name);
     this.lastRuns.delete(name);
   }
@@ -362,7 +376,11 @@ export class DatarepService implements DatarepControl {
   private async execute(task: DatarepTaskRecord, state: RunState): Promise<void> {
     const log = this.options.logger.child({ task: task.name, runId: state.runId });
     let nas: NasControl | undefined;
+    let share: ShareView | undefined;
     let snapshot: NasSnapshotView | undefined;
+    let plan: TransferPlan | undefined;
+    let listDir: string | undefined;
+    let transferStarted = false;
     let snapshotMs: number | null = null;
     let transferMs: number | null = null;
     let releaseMs: number | null = null;
@@ -373,7 +391,7 @@ export class DatarepService implements DatarepControl {
     try {
       nas = this.options.nas();
       if (!nas) throw new TandemError('unavailable', 'nas-not-running', 'the NAS service is not running');
-      const share = nas.share(task.sourceShare);
+      share = nas.share(task.sourceShare);
       const password = this.options.passwords.get(task.name);
       this.progress(task.name, { phase: 'snapshot' });
       const snapStart = performance.now();
@@ -381,14 +399,24 @@ export class DatarepService implements DatarepControl {
       snapshotMs = Math.round(performance.now() - snapStart);
       if (state.cancelled) throw new Cancelled();
       const source = inside(snapshot.path, share.relativePath);
+      plan = await this.planTransfer(task, share, snapshot, nas);
+      let filesFrom: string | undefined;
+      if (plan.kind === 'incremental') {
+        listDir = await mkdtemp(join(tmpdir(), 'tandem-datarep-'));
+        filesFrom = join(listDir, 'files');
+        await writeFile(filesFrom, plan.paths.map((p) => `${p}\0`).join(''), { mode: 0o600 });
+      }
+      if (wasCancelled(state)) throw new Cancelled();
       this.progress(task.name, { phase: 'transfer' });
       const destination = { host: task.destinationHost, port: task.destinationPort };
       const args = rsyncArgs(source, destination, task.destinationShare, task.agentId, {
         deleteExtraneous: task.deleteExtraneous,
         bandwidthLimit: task.bandwidthLimit,
         compress: task.compress,
+        ...(filesFrom === undefined ? {} : { filesFrom }),
       });
       const transferStart = performance.now();
+      transferStarted = true;
       state.process = startRsync(
         args,
         rsyncEnv(password),
@@ -413,7 +441,7 @@ export class DatarepService implements DatarepControl {
       if (wasCancelled(state)) throw new Cancelled();
       if (result.code === 0) {
         status = 'ok';
-        details = summary(result.stats, snapshot, transferMs);
+        details = summary(result.stats, snapshot, transferMs, plan);
       } else {
         details = explainExit(result.code, result.signal, result.stderr);
       }
@@ -425,14 +453,14 @@ export class DatarepService implements DatarepControl {
         details = messageOf(error);
       }
     }
+    if (listDir !== undefined) await rm(listDir, { recursive: true, force: true }).catch(() => undefined);
     if (nas && snapshot) {
       this.progress(task.name, { phase: 'release' });
       const releaseStart = performance.now();
-      try {
-        await nas.deleteSnapshot(snapshot.volume, snapshot.name);
-      } catch (error) {
+      const released = await this.settleSnapshots(task, share, snapshot, plan, status, transferStarted);
+      if (released !== null) {
         status = 'error';
-        details = `${details}; the snapshot ${snapshot.volume}/${snapshot.name} could not be deleted: ${messageOf(error)}`;
+        details = `${details}; ${released}`;
       }
       releaseMs = Math.round(performance.now() - releaseStart);
     }
@@ -449,6 +477,7 @@ export class DatarepService implements DatarepControl {
       snapshot: snapshot && snapshotMs !== null ? { mode: snapshot.mode, createMs: snapshotMs } : null,
       transferMs,
       releaseMs,
+      transfer: transferView(plan),
     });
     this.options.taskLog.append({
       name: task.name,
@@ -461,6 +490,93 @@ export class DatarepService implements DatarepControl {
     this.options.running.remove(DATAREP_TASK_TYPE, task.name);
     if (status === 'ok') log.info({ details }, 'data replication run finished');
     else log.warn({ action, details }, 'data replication run did not finish well');
+  }
+
+  /**
+   * Incremental when the destination holds a full copy of an earlier snapshot of this share (the base)
+   * made for the same target, the base is still there, the last run over the whole tree is less than a
+   * day old, and btrfs can list the changes; the whole tree otherwise.
+   */
+  private async planTransfer(
+    task: DatarepTaskRecord,
+    share: ShareView,
+    snapshot: NasSnapshotView,
+    nas: NasControl,
+  ): Promise<TransferPlan> {
+    const full = (reason: string): TransferPlan => ({ kind: 'full', reason });
+    if (snapshot.mode !== 'btrfs') return full(`${snapshot.mode} snapshots carry no change list`);
+    const base = this.options.repo.base(task.name);
+    if (!base) return full('no earlier run to build on');
+    if (base.target !== targetOf(task, share)) return full('the task changed since its last run');
+    if (this.now().getTime() - Date.parse(base.fullRunAt) >= FULL_RUN_EVERY_MS) {
+      return full('the daily run over the whole tree');
+    }
+    const previous = nas.snapshots(share.volume).find((s) => s.name === base.snapshot);
+    if (previous?.mode !== 'btrfs') return full(`the base snapshot ${base.snapshot} is gone`);
+    return planIncremental({
+      baseSnapshot: previous.path,
+      newSnapshot: snapshot.path,
+      shareRelative: share.relativePath,
+    });
+  }
+
+  /**
+   * After a run: a btrfs snapshot the destination now holds in full becomes the task's base (and the old
+   * base goes); any other snapshot is released. A transfer that started and did not finish leaves the
+   * destination between two snapshots, so the base is dropped too and the next run covers the whole tree.
+   * Returns what could not be released, or null.
+   */
+  private async settleSnapshots(
+    task: DatarepTaskRecord,
+    share: ShareView | undefined,
+    snapshot: NasSnapshotView,
+    plan: TransferPlan | undefined,
+    status: 'ok' | 'error',
+    transferStarted: boolean,
+  ): Promise<string | null> {
+    const nas = this.options.nas();
+    if (!nas)
+      return `the snapshot ${snapshot.volume}/${snapshot.name} could not be deleted: the NAS service stopped`;
+    const previous = this.options.repo.base(task.name);
+    const keep = status === 'ok' && snapshot.mode === 'btrfs' && share !== undefined && plan !== undefined;
+    const problems: string[] = [];
+    const release = async (volume: string, name: string): Promise<void> => {
+      try {
+        await nas.deleteSnapshot(volume, name);
+      } catch (error) {
+        problems.push(`the snapshot ${volume}/${name} could not be deleted: ${messageOf(error)}`);
+      }
+    };
+    if (keep) {
+      const at = this.now().toISOString();
+      this.options.repo.setBase({
+        taskName: task.name,
+        volume: snapshot.volume,
+        snapshot: snapshot.name,
+        target: targetOf(task, share),
+        fullRunAt: plan.kind === 'full' || !previous ? at : previous.fullRunAt,
+        updatedAt: at,
+      });
+    } else {
+      if (transferStarted && previous) this.options.repo.clearBase(task.name);
+      await release(snapshot.volume, snapshot.name);
+    }
+    if (previous && (keep || transferStarted) && previous.snapshot !== snapshot.name) {
+      await release(previous.volume, previous.snapshot);
+    }
+    return problems.length === 0 ? null : problems.join('; ');
+  }
+
+  /** A deleted task's base snapshot goes with it (in the background: delete() answers at once). */
+  private async releaseBase(base: DatarepBaseRecord): Promise<void> {
+    try {
+      await this.options.nas()?.deleteSnapshot(base.volume, base.snapshot);
+    } catch (error) {
+      this.options.logger.warn(
+        { task: base.taskName, snapshot: `${base.volume}/${base.snapshot}`, err: error },
+        'the base snapshot of a deleted data replication task could not be deleted',
+      );
+    }
   }
 
   // ---- helpers ----
@@ -545,6 +661,7 @@ export class DatarepService implements DatarepControl {
       snapshot: null,
       transferMs: null,
       releaseMs: null,
+      transfer: null,
     };
   }
 }
@@ -576,11 +693,41 @@ function estimateEta(bytes: number, percent: number, bytesPerSecond: number): nu
   return Math.max(0, Math.round((total - bytes) / bytesPerSecond));
 }
 
-function summary(stats: RsyncStats, snapshot: NasSnapshotView, transferMs: number): string {
+function summary(
+  stats: RsyncStats,
+  snapshot: NasSnapshotView,
+  transferMs: number,
+  plan: TransferPlan,
+): string {
   const n = (v: number | null): string => (v === null ? '?' : String(v));
+  const looked =
+    plan.kind === 'incremental'
+      ? `changes only (${plan.paths.length} paths from the btrfs change list)`
+      : `whole tree (${plan.reason})`;
   return (
     `${n(stats.files)} files, ${n(stats.transferredFiles)} transferred, ${n(stats.deletedFiles ?? 0)} deleted; ` +
     `${n(stats.transferredFileBytes)} of ${n(stats.totalFileBytes)} bytes changed, ${n(stats.bytesSent)} bytes sent, ` +
-    `speedup ${stats.speedup === null ? '?' : stats.speedup.toFixed(2)}; ${(transferMs / 1000).toFixed(1)} s; snapshot mode ${snapshot.mode}`
+    `speedup ${stats.speedup === null ? '?' : stats.speedup.toFixed(2)}; ${(transferMs / 1000).toFixed(1)} s; ` +
+    `snapshot mode ${snapshot.mode}; ${looked}`
   );
+}
+
+function transferView(plan: TransferPlan | undefined): TransferView | null {
+  if (!plan) return null;
+  return plan.kind === 'incremental'
+    ? { kind: 'incremental', paths: plan.paths.length }
+    : { kind: 'full', reason: plan.reason };
+}
+
+/** What a base snapshot was replicated to: a task that now points elsewhere runs in full again. */
+function targetOf(task: DatarepTaskRecord, share: ShareView): string {
+  return JSON.stringify([
+    share.volume,
+    share.relativePath,
+    task.destinationHost,
+    task.destinationPort,
+    task.destinationShare,
+    task.agentId,
+    task.deleteExtraneous,
+  ]);
 }

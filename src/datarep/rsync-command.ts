@@ -7,6 +7,12 @@ export interface TransferOptions {
   /** Bytes per second, or null. */
   readonly bandwidthLimit: number | null;
   readonly compress: boolean;
+  /**
+   * An incremental run: the file holding the paths to look at (NUL-separated, relative to the source
+   * directory). Listed paths the source lacks are deleted on the destination with deleteExtraneous,
+   * skipped without it.
+   */
+  readonly filesFrom?: string;
 }
 
 /** Seconds without data moving before rsync gives up (a vanished peer must not hang a run forever). */
@@ -26,6 +32,11 @@ export function rsyncArgs(
   options: TransferOptions,
 ): string[] {
   const source = sourceDir.endsWith('/') ? sourceDir : `${sourceDir}/`;
+  return [...transferFlags(options), '--', source, moduleUrl(destination, module, agentId)];
+}
+
+/** Everything but the two ends: the same flags serve a push to an agent and a local copy (tests). */
+export function transferFlags(options: TransferOptions): string[] {
   return [
     '-aHAXS',
     '--numeric-ids',
@@ -39,9 +50,14 @@ export function rsyncArgs(
       ? []
       : [`--bwlimit=${Math.max(1, Math.round(options.bandwidthLimit / 1024))}`]),
     ...(options.compress ? ['-z'] : []),
-    '--',
-    source,
-    moduleUrl(destination, module, agentId),
+    // --files-from turns off -a's recursion: a directory listed as "dir/" is compared one level deep.
+    ...(options.filesFrom === undefined
+      ? []
+      : [
+          `--files-from=${options.filesFrom}`,
+          '--from0',
+          options.deleteExtraneous ? '--delete-missing-args' : '--ignore-missing-args',
+        ]),
   ];
 }
 

@@ -31,6 +31,7 @@ import type { Trigger } from '../../src/datarep/schedule.js';
 import { DirectoryNas } from '../unit/datarep/helpers/fake-nas.js';
 import { startStockRsyncd, type StockRsyncd } from '../unit/datarep/helpers/rsyncd.js';
 import { buildHardTree, describeTree } from '../unit/datarep/helpers/tree.js';
+import { canMountBtrfs, mountBtrfs } from '../helpers/btrfs-loop.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const PASSWORD = 'correct horse battery';
@@ -47,11 +48,17 @@ interface Lab {
   restartRsyncd(): Promise<StockRsyncd>;
 }
 
-async function lab(t: TestContext, options: { triggerFor?: (spec: unknown) => Trigger } = {}): Promise<Lab> {
+async function lab(
+  t: TestContext,
+  options: { triggerFor?: (spec: unknown) => Trigger; btrfsMount?: string } = {},
+): Promise<Lab> {
   const dir = tempDir(t, 'tandem-datarep-');
   const db = openStore(join(dir, 'tandem.db'));
   const repos = createRepositories(db);
-  const nas = new DirectoryNas(join(dir, 'nas'));
+  const nas =
+    options.btrfsMount === undefined
+      ? new DirectoryNas(join(dir, 'nas'))
+      : new DirectoryNas(join(options.btrfsMount, 'nas'), { btrfs: true });
   const source = nas.addShare('office', 'vol1', 'shares/office').path;
   // Same system: the destination is another share of this node's NAS.
   const dest = nas.addShare('office-copy', 'vol2', 'office-copy').path;
@@ -320,6 +327,62 @@ describe('data replication with real rsync', { concurrency: false }, () => {
     l.service.removeSchedule('nightly', schedule.id);
     assert.deepEqual(l.service.show('nightly').schedules, []);
   });
+
+  it(
+    'on btrfs, later runs send only the changes since the base snapshot, which the task keeps',
+    { skip: canMountBtrfs === true ? false : canMountBtrfs },
+    async (t) => {
+      const mount = mountBtrfs(t, '512M');
+      if (mount === undefined) return;
+      const l = await lab(t, { btrfsMount: mount });
+      buildHardTree(l.source);
+      for (let d = 0; d < 5; d++) {
+        mkdirSync(join(l.source, `dir${d}`));
+        for (let f = 0; f < 20; f++) writeFileSync(join(l.source, `dir${d}`, `f${f}`), `${d}/${f}\n`);
+      }
+      createTask(l);
+      const first = await runAndWait(l);
+      assert.equal(first.status, 'ok', first.details);
+      assert.deepEqual(first.transfer, { kind: 'full', reason: 'no earlier run to build on' });
+      const bases = (): string[] => l.nas.snapshots('vol1').map((s) => s.name);
+      assert.equal(bases().length, 1, 'the snapshot the destination now holds is kept as the base');
+
+      appendFileSync(join(l.source, 'dir1', 'f3'), 'changed\n');
+      writeFileSync(join(l.source, 'dir2', 'new ✓'), 'new\n');
+      rmSync(join(l.source, 'dir3', 'f7'));
+      renameSync(join(l.source, 'dir4'), join(l.source, 'dir4 renamed'));
+      const second = await runAndWait(l);
+      assert.equal(second.status, 'ok', second.details);
+      assert.equal(second.transfer?.kind, 'incremental', second.details);
+      assert.ok(second.transfer.paths < 40, `${second.transfer.paths} paths listed`);
+      assert.match(second.details, /changes only/);
+      assert.deepEqual(describeTree(l.dest).entries, describeTree(l.source).entries);
+      assert.deepEqual(describeTree(l.dest).hardLinkGroups, [['dir with spaces/hard-b', 'hard-a']]);
+      assert.equal(bases().length, 1, 'the new base replaced the old one');
+
+      // A change of target (here: keep files gone from the source) makes the next run a whole-tree one.
+      l.service.update('nightly', { delete: false });
+      const third = await runAndWait(l);
+      assert.deepEqual(third.transfer, { kind: 'full', reason: 'the task changed since its last run' });
+
+      // A transfer that fails leaves the destination between two snapshots: the base goes too.
+      await l.rsyncd.kill();
+      writeFileSync(join(l.source, 'dir0', 'f0'), 'while the agent is down\n');
+      const failed = await runAndWait(l);
+      assert.equal(failed.status, 'error');
+      assert.deepEqual(bases(), []);
+      await l.restartRsyncd();
+      l.service.update('nightly', { destination: `127.0.0.1:${l.rsyncd.port}`, delete: true });
+      const fourth = await runAndWait(l);
+      assert.equal(fourth.transfer?.kind, 'full', fourth.details);
+      assert.deepEqual(describeTree(l.dest).entries, describeTree(l.source).entries);
+
+      // A deleted task takes its base snapshot with it.
+      assert.equal(bases().length, 1);
+      l.service.delete('nightly');
+      await until('the base released', () => bases().length === 0, 10_000);
+    },
+  );
 
   it('browse lists the modules of a stock agent; bad destinations are refused and change nothing', async (t) => {
     const l = await lab(t);

@@ -27,6 +27,30 @@ export interface DatarepScheduleRecord {
   readonly createdAt: string;
 }
 
+/**
+ * The snapshot a task's destination last received in full: the next run sends only what changed since.
+ * `target` says what it was replicated to (share, destination, options that shape the copy); a task
+ * whose target no longer matches runs in full again.
+ */
+export interface DatarepBaseRecord {
+  readonly taskName: string;
+  readonly volume: string;
+  readonly snapshot: string;
+  readonly target: string;
+  /** When the last run over the whole tree finished (incremental runs keep it). */
+  readonly fullRunAt: string;
+  readonly updatedAt: string;
+}
+
+interface BaseRow {
+  task_name: string;
+  volume: string;
+  snapshot: string;
+  target: string;
+  full_run_at: string;
+  updated_at: string;
+}
+
 interface TaskRow {
   name: string;
   source_share: string;
@@ -153,6 +177,36 @@ export class DatarepRepo {
     } catch (error) {
       throw constraintError(error, `data replication task ${taskName}`);
     }
+  }
+
+  base(taskName: string): DatarepBaseRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM datarep_bases WHERE task_name = ?').get(taskName) as
+      BaseRow | undefined;
+    return (
+      row && {
+        taskName: row.task_name,
+        volume: row.volume,
+        snapshot: row.snapshot,
+        target: row.target,
+        fullRunAt: row.full_run_at,
+        updatedAt: row.updated_at,
+      }
+    );
+  }
+
+  setBase(base: DatarepBaseRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO datarep_bases (task_name, volume, snapshot, target, full_run_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (task_name) DO UPDATE SET volume = excluded.volume, snapshot = excluded.snapshot,
+           target = excluded.target, full_run_at = excluded.full_run_at, updated_at = excluded.updated_at`,
+      )
+      .run(base.taskName, base.volume, base.snapshot, base.target, base.fullRunAt, base.updatedAt);
+  }
+
+  clearBase(taskName: string): void {
+    this.db.prepare('DELETE FROM datarep_bases WHERE task_name = ?').run(taskName);
   }
 
   /** False when the task has no schedule with that id. */
