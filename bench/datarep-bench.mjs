@@ -20,6 +20,7 @@
 //   BENCH_FILES        files in the tree (default 10000)
 //   BENCH_TMP          parent directory of the data dirs (default /var/tmp)
 //   BENCH_BTRFS=0      do not measure the reflink mode on a btrfs loop filesystem
+//   BENCH_MODES        only these setups, comma-separated: copy, btrfs (default both)
 //   BENCH_NO_RESULTS=1 do not write docs/results/datarep-bench.md
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
@@ -217,6 +218,7 @@ async function compare(a, setup, agentPort) {
   const plain = [];
   const same = [];
   const phases = { snapshot: [], transfer: [], release: [] };
+  const kinds = [];
   let mode = 'unknown';
   for (let round = 0; round < ROUNDS; round++) {
     await changeOnePercent(share.path, round);
@@ -230,6 +232,8 @@ async function compare(a, setup, agentPort) {
         phases.transfer.push((r.result.transferMs ?? NaN) / 1000);
         phases.release.push((r.result.releaseMs ?? NaN) / 1000);
         mode = r.result.snapshot?.mode ?? mode;
+        const t = r.result.transfer;
+        kinds.push(t?.kind === 'incremental' ? `changes only (${t.paths} paths)` : `whole tree (${t?.reason ?? '?'})`);
       } else if (which === 'plain') {
         plain.push(await plainRsync(share.path, plainUrl));
       } else {
@@ -255,6 +259,7 @@ async function compare(a, setup, agentPort) {
     transfer: median(phases.transfer),
     release: median(phases.release),
     snapshots,
+    kinds,
   };
 }
 
@@ -275,7 +280,9 @@ export async function main() {
         plainShare: 'plain0',
         sameShare: 'same0',
       },
-      ...(btrfs
+    ].filter((setup) => !env.BENCH_MODES || env.BENCH_MODES.split(',').includes(setup.label));
+    setups.push(
+      ...(btrfs && (!env.BENCH_MODES || env.BENCH_MODES.split(',').includes('btrfs'))
         ? [
             {
               label: 'btrfs',
@@ -290,7 +297,7 @@ export async function main() {
             },
           ]
         : []),
-    ];
+    );
     const agentPort = await freePort();
     await b.call('POST', '/api/v1/volumes', { name: 'vault', type: 'nas', size: '8GiB' });
     for (const setup of setups) {
@@ -365,7 +372,7 @@ export async function main() {
       '',
       ...results.map(
         (r) =>
-          `All rounds (${r.mode}): task ${r.tandem.map((x) => x.toFixed(3)).join(', ')} s; same options ${r.same.map((x) => x.toFixed(3)).join(', ')} s; \`rsync -a\` ${r.plain.map((x) => x.toFixed(3)).join(', ')} s.`,
+          `All rounds (${r.mode}): task runs looked at ${[...new Set(r.kinds)].join('; ')}; task ${r.tandem.map((x) => x.toFixed(3)).join(', ')} s; same options ${r.same.map((x) => x.toFixed(3)).join(', ')} s; \`rsync -a\` ${r.plain.map((x) => x.toFixed(3)).join(', ')} s.`,
       ),
       '',
     ];

@@ -225,6 +225,7 @@ export const MIGRATIONS: readonly Migration[] = [
         snapshot     TEXT NOT NULL,
         target       TEXT NOT NULL,
         full_run_at  TEXT NOT NULL,
+        tree_entries INTEGER,
         updated_at   TEXT NOT NULL
       );
     `,

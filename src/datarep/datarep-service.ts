@@ -71,6 +71,8 @@ export interface RunResultView {
   readonly snapshot: { readonly mode: string; readonly createMs: number } | null;
   readonly transferMs: number | null;
   readonly releaseMs: number | null;
+  /** Building the change list (btrfs send and the list), on an incremental-capable run. */
+  readonly planMs?: number | null;
   /** What the run looked at: the changes since the base snapshot, or the whole tree (and why). */
   readonly transfer: TransferView | null;
 }
@@ -381,7 +383,9 @@ export class DatarepService implements DatarepControl {
     let plan: TransferPlan | undefined;
     let listDir: string | undefined;
     let transferStarted = false;
+    let retiredBase: DatarepBaseRecord | undefined;
     let snapshotMs: number | null = null;
+    let planMs: number | null = null;
     let transferMs: number | null = null;
     let releaseMs: number | null = null;
     let stats: RsyncStats | null = null;
@@ -399,7 +403,9 @@ export class DatarepService implements DatarepControl {
       snapshotMs = Math.round(performance.now() - snapStart);
       if (state.cancelled) throw new Cancelled();
       const source = inside(snapshot.path, share.relativePath);
+      const planStart = performance.now();
       plan = await this.planTransfer(task, share, snapshot, nas);
+      planMs = Math.round(performance.now() - planStart);
       let filesFrom: string | undefined;
       if (plan.kind === 'incremental') {
         listDir = await mkdtemp(join(tmpdir(), 'tandem-datarep-'));
@@ -457,10 +463,11 @@ export class DatarepService implements DatarepControl {
     if (nas && snapshot) {
       this.progress(task.name, { phase: 'release' });
       const releaseStart = performance.now();
-      const released = await this.settleSnapshots(task, share, snapshot, plan, status, transferStarted);
-      if (released !== null) {
+      const settled = await this.settleSnapshots(task, share, snapshot, plan, stats, status, transferStarted);
+      retiredBase = settled.retired;
+      if (settled.problem !== null) {
         status = 'error';
-        details = `${details}; ${released}`;
+        details = `${details}; ${settled.problem}`;
       }
       releaseMs = Math.round(performance.now() - releaseStart);
     }
@@ -477,6 +484,7 @@ export class DatarepService implements DatarepControl {
       snapshot: snapshot && snapshotMs !== null ? { mode: snapshot.mode, createMs: snapshotMs } : null,
       transferMs,
       releaseMs,
+      planMs,
       transfer: transferView(plan),
     });
     this.options.taskLog.append({
@@ -490,6 +498,8 @@ export class DatarepService implements DatarepControl {
     this.options.running.remove(DATAREP_TASK_TYPE, task.name);
     if (status === 'ok') log.info({ details }, 'data replication run finished');
     else log.warn({ action, details }, 'data replication run did not finish well');
+    // The old base is no longer needed by anyone: removing it is housekeeping, not part of the run.
+    if (retiredBase) await this.releaseBase(retiredBase);
   }
 
   /**
@@ -517,26 +527,31 @@ export class DatarepService implements DatarepControl {
       baseSnapshot: previous.path,
       newSnapshot: snapshot.path,
       shareRelative: share.relativePath,
+      treeEntries: base.treeEntries,
     });
   }
 
   /**
-   * After a run: a btrfs snapshot the destination now holds in full becomes the task's base (and the old
-   * base goes); any other snapshot is released. A transfer that started and did not finish leaves the
-   * destination between two snapshots, so the base is dropped too and the next run covers the whole tree.
-   * Returns what could not be released, or null.
+   * After a run: a btrfs snapshot the destination now holds in full becomes the task's base, and the old
+   * base is retired (the caller releases it after the finish row); any other snapshot is released. A
+   * transfer that started and did not finish leaves the destination between two snapshots, so the base
+   * is dropped and released too, and the next run covers the whole tree.
    */
   private async settleSnapshots(
     task: DatarepTaskRecord,
     share: ShareView | undefined,
     snapshot: NasSnapshotView,
     plan: TransferPlan | undefined,
+    stats: RsyncStats | null,
     status: 'ok' | 'error',
     transferStarted: boolean,
-  ): Promise<string | null> {
+  ): Promise<{ problem: string | null; retired?: DatarepBaseRecord }> {
     const nas = this.options.nas();
-    if (!nas)
-      return `the snapshot ${snapshot.volume}/${snapshot.name} could not be deleted: the NAS service stopped`;
+    if (!nas) {
+      return {
+        problem: `the snapshot ${snapshot.volume}/${snapshot.name} could not be deleted: the NAS service stopped`,
+      };
+    }
     const previous = this.options.repo.base(task.name);
     const keep = status === 'ok' && snapshot.mode === 'btrfs' && share !== undefined && plan !== undefined;
     const problems: string[] = [];
@@ -549,32 +564,35 @@ export class DatarepService implements DatarepControl {
     };
     if (keep) {
       const at = this.now().toISOString();
+      const whole = plan.kind === 'full' || !previous;
       this.options.repo.setBase({
         taskName: task.name,
         volume: snapshot.volume,
         snapshot: snapshot.name,
         target: targetOf(task, share),
-        fullRunAt: plan.kind === 'full' || !previous ? at : previous.fullRunAt,
+        fullRunAt: whole ? at : previous.fullRunAt,
+        treeEntries: whole ? (stats?.files ?? null) : previous.treeEntries,
         updatedAt: at,
       });
     } else {
       if (transferStarted && previous) this.options.repo.clearBase(task.name);
       await release(snapshot.volume, snapshot.name);
     }
-    if (previous && (keep || transferStarted) && previous.snapshot !== snapshot.name) {
-      await release(previous.volume, previous.snapshot);
-    }
-    return problems.length === 0 ? null : problems.join('; ');
+    const retire = previous && (keep || transferStarted) && previous.snapshot !== snapshot.name;
+    return {
+      problem: problems.length === 0 ? null : problems.join('; '),
+      ...(retire ? { retired: previous } : {}),
+    };
   }
 
-  /** A deleted task's base snapshot goes with it (in the background: delete() answers at once). */
+  /** Deletes a base snapshot nobody needs any more (a retired one, or a deleted task's); logs a failure. */
   private async releaseBase(base: DatarepBaseRecord): Promise<void> {
     try {
       await this.options.nas()?.deleteSnapshot(base.volume, base.snapshot);
     } catch (error) {
       this.options.logger.warn(
         { task: base.taskName, snapshot: `${base.volume}/${base.snapshot}`, err: error },
-        'the base snapshot of a deleted data replication task could not be deleted',
+        'an old base snapshot of a data replication task could not be deleted; delete it by hand',
       );
     }
   }

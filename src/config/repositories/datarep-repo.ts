@@ -39,6 +39,8 @@ export interface DatarepBaseRecord {
   readonly target: string;
   /** When the last run over the whole tree finished (incremental runs keep it). */
   readonly fullRunAt: string;
+  /** Entries rsync counted in the share at the last whole-tree run (null when it did not say). */
+  readonly treeEntries: number | null;
   readonly updatedAt: string;
 }
 
@@ -48,6 +50,7 @@ interface BaseRow {
   snapshot: string;
   target: string;
   full_run_at: string;
+  tree_entries: number | null;
   updated_at: string;
 }
 
@@ -189,6 +192,7 @@ export class DatarepRepo {
         snapshot: row.snapshot,
         target: row.target,
         fullRunAt: row.full_run_at,
+        treeEntries: row.tree_entries,
         updatedAt: row.updated_at,
       }
     );
@@ -197,12 +201,21 @@ export class DatarepRepo {
   setBase(base: DatarepBaseRecord): void {
     this.db
       .prepare(
-        `INSERT INTO datarep_bases (task_name, volume, snapshot, target, full_run_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?)
+        `INSERT INTO datarep_bases (task_name, volume, snapshot, target, full_run_at, tree_entries, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (task_name) DO UPDATE SET volume = excluded.volume, snapshot = excluded.snapshot,
-           target = excluded.target, full_run_at = excluded.full_run_at, updated_at = excluded.updated_at`,
+           target = excluded.target, full_run_at = excluded.full_run_at, tree_entries = excluded.tree_entries,
+           updated_at = excluded.updated_at`,
       )
-      .run(base.taskName, base.volume, base.snapshot, base.target, base.fullRunAt, base.updatedAt);
+      .run(
+        base.taskName,
+        base.volume,
+        base.snapshot,
+        base.target,
+        base.fullRunAt,
+        base.treeEntries,
+        base.updatedAt,
+      );
   }
 
   clearBase(taskName: string): void {

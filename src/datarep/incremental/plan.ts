@@ -17,6 +17,11 @@ export interface IncrementalInput {
   readonly newSnapshot: string;
   /** The share's directory relative to the volume root ('' for the root). */
   readonly shareRelative: string;
+  /**
+   * Entries in the share at the last whole-tree run, if known: a list longer than half of that costs
+   * rsync more than the whole tree does (it stats each listed path on both ends, one by one).
+   */
+  readonly treeEntries?: number | null;
 }
 
 export async function planIncremental(
@@ -26,7 +31,16 @@ export async function planIncremental(
   try {
     const stream = await send(input.baseSnapshot, input.newSnapshot);
     const { commands } = parseSendStream(stream);
-    const paths = await transferList(changeListOf(commands), input.newSnapshot, input.shareRelative);
+    const paths = await transferList(
+      changeListOf(commands),
+      input.newSnapshot,
+      input.shareRelative,
+      input.baseSnapshot,
+    );
+    const limit = input.treeEntries;
+    if (limit !== undefined && limit !== null && limit > 0 && paths.length > limit / 2) {
+      return { kind: 'full', reason: `${paths.length} of ${limit} entries changed` };
+    }
     return { kind: 'incremental', paths, changes: commands.length };
   } catch (error) {
     return { kind: 'full', reason: messageOf(error) };

@@ -2,7 +2,8 @@
 // share of the new snapshot. Needs the snapshot on disk: which paths are directories, which trees to
 // walk, and whether a file has other hard links (rsync can only keep a hard link whose every name it
 // transfers, so such a change needs the whole tree).
-import type { Dirent, Stats } from 'node:fs';
+import type { BigIntStats, Dirent, Stats } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChangeList } from './change-list.js';
@@ -19,6 +20,7 @@ export async function transferList(
   changes: ChangeList,
   snapshotRoot: string,
   shareRelative: string,
+  baseRoot?: string,
 ): Promise<string[]> {
   if (changes.hardLinks) throw new NeedsFullTransfer('the changes include a new hard link');
   const share = shareRelative.replace(/^\/+|\/+$/g, '');
@@ -56,6 +58,31 @@ export async function transferList(
       path = parent;
     }
   };
+  const baseShareDir = baseRoot === undefined ? undefined : share === '' ? baseRoot : join(baseRoot, share);
+  /**
+   * True when the path is the same inode with the same change time in both snapshots: nothing rsync
+   * copies differs (any write, chmod, chown, xattr or rename moves the ctime). This drops the entries
+   * a read makes (btrfs sends the atime update; rsync does not copy atimes).
+   */
+  let checked = 0;
+  const unchangedSinceBase = async (relative: string): Promise<boolean> => {
+    if (baseShareDir === undefined || relative === '.') return false;
+    // Synchronous stats of cached metadata take microseconds, the thread pool's tens; yield now and
+    // then so a long list does not hold the event loop (the iSCSI target shares it).
+    if (++checked % 512 === 0) await new Promise((resolve) => setImmediate(resolve));
+    const before = statIfThere(join(baseShareDir, relative));
+    const after = statIfThere(join(shareDir, relative));
+    return (
+      before !== undefined &&
+      after !== undefined &&
+      before.ino === after.ino &&
+      before.ctimeNs === after.ctimeNs &&
+      before.mtimeNs === after.mtimeNs &&
+      before.size === after.size &&
+      before.mode === after.mode &&
+      before.nlink === after.nlink
+    );
+  };
   const checkLinks = (relative: string, stats: Stats): void => {
     if (stats.isFile() && stats.nlink > 1) {
       throw new NeedsFullTransfer(`${relative} has ${stats.nlink} hard links`);
@@ -85,6 +112,7 @@ export async function transferList(
   for (const path of changes.entries) {
     const relative = inShare(path);
     if (relative === undefined) continue;
+    if (await unchangedSinceBase(relative)) continue;
     const stats = await stat(relative);
     if (stats) {
       checkLinks(relative, stats);
@@ -95,6 +123,14 @@ export async function transferList(
   // the times of the directories above a listed path, but not of the top one unless it is listed.
   if ([...list].some((path) => !path.replace(/\/$/, '').includes('/'))) list.add('.');
   return [...list].sort();
+}
+
+function statIfThere(path: string): BigIntStats | undefined {
+  try {
+    return lstatSync(path, { bigint: true });
+  } catch {
+    return undefined;
+  }
 }
 
 const contentsOf = (relative: string): string => (relative === '.' ? '.' : `${relative}/`);

@@ -12,6 +12,7 @@ import {
   lstatSync,
   mkdirSync,
   readdirSync,
+  readFileSync,
   renameSync,
   rmSync,
   symlinkSync,
@@ -78,7 +79,7 @@ function mutate(root: string, random: () => number, pastDirs?: Set<string>): voi
     Buffer.from(Array.from({ length: Math.floor(random() * 5000) }, () => random() * 256));
   const file = pick(files);
   const dir = pick(dirs.slice(1));
-  const op = Math.floor(random() * 17);
+  const op = Math.floor(random() * 18);
   try {
     if (op === 0 || op === 1) writeFileSync(at(freshFile()), bytes());
     else if (op === 2 && file) writeFileSync(at(file), bytes());
@@ -110,6 +111,8 @@ function mutate(root: string, random: () => number, pastDirs?: Set<string>): voi
         utimesSync(at(target), when, when);
       }
     } else if (op === 15 && file && random() < 0.3) linkSync(at(file), at(freshFile()));
+    // A read: only the atime moves (relatime), which btrfs sends and the list must drop or copy right.
+    else if (op === 17 && file) readFileSync(at(file));
     else if (op === 16 && file) {
       rmSync(at(file));
       mkdirSync(at(file));
