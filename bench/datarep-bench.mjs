@@ -217,7 +217,7 @@ async function compare(a, setup, agentPort) {
   const tandem = [];
   const plain = [];
   const same = [];
-  const phases = { snapshot: [], transfer: [], release: [] };
+  const phases = { snapshot: [], plan: [], transfer: [], release: [] };
   const kinds = [];
   let mode = 'unknown';
   for (let round = 0; round < ROUNDS; round++) {
@@ -229,11 +229,14 @@ async function compare(a, setup, agentPort) {
         const r = await taskRun(a, setup.task);
         tandem.push(r.seconds);
         phases.snapshot.push((r.result.snapshot?.createMs ?? NaN) / 1000);
+        phases.plan.push((r.result.planMs ?? 0) / 1000);
         phases.transfer.push((r.result.transferMs ?? NaN) / 1000);
         phases.release.push((r.result.releaseMs ?? NaN) / 1000);
         mode = r.result.snapshot?.mode ?? mode;
         const t = r.result.transfer;
-        kinds.push(t?.kind === 'incremental' ? `changes only (${t.paths} paths)` : `whole tree (${t?.reason ?? '?'})`);
+        kinds.push(
+          t?.kind === 'incremental' ? `changes only (${t.paths} paths)` : `whole tree (${t?.reason ?? '?'})`,
+        );
       } else if (which === 'plain') {
         plain.push(await plainRsync(share.path, plainUrl));
       } else {
@@ -256,6 +259,7 @@ async function compare(a, setup, agentPort) {
     plain,
     same,
     snapshot: median(phases.snapshot),
+    plan: median(phases.plan),
     transfer: median(phases.transfer),
     release: median(phases.release),
     snapshots,
@@ -356,11 +360,11 @@ export async function main() {
       '',
       'Where the incremental task time goes (medians, seconds, as the daemon measured them):',
       '',
-      '| snapshot mode | snapshot | rsync | release | rest (API, polling, logging) |',
-      '| --- | --- | --- | --- | --- |',
+      '| snapshot mode | snapshot | change list | rsync | release | rest (API, polling, logging) |',
+      '| --- | --- | --- | --- | --- | --- |',
       ...results.map(
         (r) =>
-          `| ${r.mode} | ${r.snapshot.toFixed(3)} | ${r.transfer.toFixed(3)} | ${r.release.toFixed(3)} | ${(median(r.tandem) - r.snapshot - r.transfer - r.release).toFixed(3)} |`,
+          `| ${r.mode} | ${r.snapshot.toFixed(3)} | ${r.plan.toFixed(3)} | ${r.transfer.toFixed(3)} | ${r.release.toFixed(3)} | ${(median(r.tandem) - r.snapshot - r.plan - r.transfer - r.release).toFixed(3)} |`,
       ),
       '',
       '| snapshot mode | filesystem | create (API, median of 3) | delete |',
