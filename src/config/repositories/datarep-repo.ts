@@ -198,24 +198,14 @@ export class DatarepRepo {
     );
   }
 
+  /** One base per task: a new one replaces the old row (nothing refers to it). */
   setBase(base: DatarepBaseRecord): void {
-    this.db
-      .prepare(
-        `INSERT INTO datarep_bases (task_name, volume, snapshot, target, full_run_at, tree_entries, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (task_name) DO UPDATE SET volume = excluded.volume, snapshot = excluded.snapshot,
-           target = excluded.target, full_run_at = excluded.full_run_at, tree_entries = excluded.tree_entries,
-           updated_at = excluded.updated_at`,
-      )
-      .run(
-        base.taskName,
-        base.volume,
-        base.snapshot,
-        base.target,
-        base.fullRunAt,
-        base.treeEntries,
-        base.updatedAt,
-      );
+    const statement = this.db.prepare(
+      `INSERT OR REPLACE INTO datarep_bases
+         (task_name, volume, snapshot, target, full_run_at, tree_entries, updated_at)
+       VALUES (@taskName, @volume, @snapshot, @target, @fullRunAt, @treeEntries, @updatedAt)`,
+    );
+    statement.run(base);
   }
 
   clearBase(taskName: string): void {

@@ -8,7 +8,6 @@ import {
   linkSync,
   lstatSync,
   mkdirSync,
-  mkdtempSync,
   openSync,
   closeSync,
   writeSync,
@@ -22,12 +21,12 @@ import {
   rmSync,
   unlinkSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isTandemError } from '../../../src/lib/errors.js';
 import { parseBtrfsDuExclusive, pathsWithoutImmutable } from '../../../src/nas/snapshot-disk.js';
 import { TRASH_DIR } from '../../../src/nas/snapshot-trash.js';
+import { canMountBtrfs, mountBtrfs } from '../../helpers/btrfs-loop.js';
 import { makeNas, type NasFixture } from './nas-fixture.js';
 
 const MiB = 1024 * 1024;
@@ -188,38 +187,13 @@ test('lsattr output: the entries that lack the immutable flag', () => {
   assert.deepEqual(pathsWithoutImmutable(''), []);
 });
 
-const canBtrfs =
-  process.getuid?.() === 0 && spawnSync('mkfs.btrfs', ['--version']).status === 0
-    ? true
-    : 'needs root and mkfs.btrfs';
-
 test(
   'btrfs pool: reflink for a plain directory, subvolume snapshots for a subvolume',
-  { skip: canBtrfs === true ? false : canBtrfs },
+  { skip: canMountBtrfs === true ? false : canMountBtrfs },
   async (t) => {
     const f = await makeNas(t);
-    // Its own directory: unmounted before it is removed (tempDir's hook would run first).
-    const dir = mkdtempSync(join(tmpdir(), 'tandem-btrfs-'));
-    const image = join(dir, 'btrfs.img');
-    const mountPoint = join(dir, 'mnt');
-    mkdirSync(mountPoint);
-    let isMounted = false;
-    t.after(() => {
-      if (isMounted) {
-        spawnSync('chattr', ['-R', '-f', '-i', mountPoint]);
-        if (spawnSync('umount', [mountPoint]).status !== 0) spawnSync('umount', ['-l', mountPoint]);
-      }
-      rmSync(dir, { recursive: true, force: true });
-    });
-    spawnSync('truncate', ['-s', '256M', image]);
-    const made = spawnSync('mkfs.btrfs', ['-q', image]);
-    assert.equal(made.status, 0, String(made.stderr));
-    const mounted = spawnSync('mount', ['-o', 'loop', image, mountPoint]);
-    if (mounted.status !== 0) {
-      t.skip(`cannot mount a loop filesystem here: ${String(mounted.stderr)}`);
-      return;
-    }
-    isMounted = true;
+    const mountPoint = mountBtrfs(t);
+    if (mountPoint === undefined) return;
     await f.pools.create({ name: 'fast', path: join(mountPoint, 'pool') });
 
     // A NAS volume made on btrfs is a subvolume; a plain directory in its place shows the reflink mode.
