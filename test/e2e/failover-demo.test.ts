@@ -68,47 +68,60 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms 
 const IQN = 'iqn.2026-11.local.tandem:demo';
 const KEY = 0x7a4d_1e55n;
 
-/** PERSISTENT RESERVE OUT, REGISTER: this I_T nexus registers KEY (SPC-4 6.17). */
-async function registerKey(port: number): Promise<void> {
+type CommandOptions = Parameters<TestInitiator['command']>[1];
+
+/**
+ * One command on LUN 1 in a fresh session of its own, repeated past the unit attentions (POWER ON,
+ * then any other queued news) that come first, one per command.
+ */
+async function commandPastAttentions(
+  port: number,
+  initiatorName: string,
+  isid: number,
+  cdb: Buffer,
+  options: CommandOptions,
+): Promise<Awaited<ReturnType<TestInitiator['command']>>> {
   const initiator = await TestInitiator.connect(port);
   try {
-    await initiator.login({ initiatorName: 'iqn.2026-11.test:pr-client', isid: 0x4242, target: IQN });
-    const cdb = Buffer.alloc(16);
-    cdb[0] = 0x5f;
-    cdb.writeUInt32BE(24, 5);
-    const parameters = Buffer.alloc(24);
-    parameters.writeBigUInt64BE(KEY, 8);
-    // Unit attentions (POWER ON, then any other queued news) come first, one per command.
-    let result = await initiator.command(cdb, { writeData: parameters, lun: 1 });
+    await initiator.login({ initiatorName, isid, target: IQN });
+    let result = await initiator.command(cdb, options);
     for (let retry = 0; retry < 5 && result.status !== 0; retry++) {
-      result = await initiator.command(cdb, { writeData: parameters, lun: 1 });
+      result = await initiator.command(cdb, options);
     }
-    assert.equal(result.status, 0, `REGISTER: sense ${result.sense?.toString('hex') ?? '-'}`);
+    return result;
   } finally {
     initiator.socket.destroy();
   }
 }
 
+/** PERSISTENT RESERVE OUT, REGISTER: this I_T nexus registers KEY (SPC-4 6.17). */
+async function registerKey(port: number): Promise<void> {
+  const cdb = Buffer.alloc(16);
+  cdb[0] = 0x5f;
+  cdb.writeUInt32BE(24, 5);
+  const parameters = Buffer.alloc(24);
+  parameters.writeBigUInt64BE(KEY, 8);
+  const result = await commandPastAttentions(port, 'iqn.2026-11.test:pr-client', 0x4242, cdb, {
+    writeData: parameters,
+    lun: 1,
+  });
+  assert.equal(result.status, 0, `REGISTER: sense ${result.sense?.toString('hex') ?? '-'}`);
+}
+
 /** PERSISTENT RESERVE IN, READ KEYS: the registered keys. */
 async function readKeys(port: number): Promise<bigint[]> {
-  const initiator = await TestInitiator.connect(port);
-  try {
-    await initiator.login({ initiatorName: 'iqn.2026-11.test:pr-reader', isid: 0x4343, target: IQN });
-    const cdb = Buffer.alloc(16);
-    cdb[0] = 0x5e;
-    cdb.writeUInt16BE(512, 7);
-    let result = await initiator.command(cdb, { readLength: 512, lun: 1 });
-    for (let retry = 0; retry < 5 && result.status !== 0; retry++) {
-      result = await initiator.command(cdb, { readLength: 512, lun: 1 });
-    }
-    assert.equal(result.status, 0, 'READ KEYS');
-    const length = result.data.readUInt32BE(4);
-    const keys: bigint[] = [];
-    for (let at = 8; at < 8 + length; at += 8) keys.push(result.data.readBigUInt64BE(at));
-    return keys;
-  } finally {
-    initiator.socket.destroy();
-  }
+  const cdb = Buffer.alloc(16);
+  cdb[0] = 0x5e;
+  cdb.writeUInt16BE(512, 7);
+  const result = await commandPastAttentions(port, 'iqn.2026-11.test:pr-reader', 0x4343, cdb, {
+    readLength: 512,
+    lun: 1,
+  });
+  assert.equal(result.status, 0, 'READ KEYS');
+  const length = result.data.readUInt32BE(4);
+  const keys: bigint[] = [];
+  for (let at = 8; at < 8 + length; at += 8) keys.push(result.data.readBigUInt64BE(at));
+  return keys;
 }
 
 const qemuIo = (url: string, ...commands: string[]) =>

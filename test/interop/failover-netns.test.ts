@@ -96,6 +96,25 @@ async function inSync(pair: PairInLab, active: LabNode): Promise<true | undefine
   return connected && pingSeen && sa.peer.upToDate === true && sp.alarms.length === 0 ? true : undefined;
 }
 
+/** Waits until `node` holds the service, and then until the client's I/O through the VIP works there. */
+async function waitUntilServing(
+  pair: PairInLab,
+  ledger: Ledger,
+  node: LabNode,
+  ioTimeoutMs = 10_000,
+): Promise<void> {
+  await waitFor(
+    `${node} serves`,
+    () => servedBy(pair, node).then((broken) => (broken ? undefined : true)),
+    30_000,
+  );
+  await waitFor(
+    `I/O through the VIP on ${node}`,
+    async () => ((await pair.clientIo(ledger.reads(), ioTimeoutMs)) ? true : undefined),
+    30_000,
+  );
+}
+
 describe('failover in network namespaces (iproute2 virtual IP, real client)', { timeout: 600_000 }, () => {
   it('runs the scenarios of issue 5 on one pair', async (t) => {
     const pair = await startPairInLab(t, { timers: TIMERS });
@@ -209,30 +228,12 @@ describe('failover in network namespaces (iproute2 virtual IP, real client)', { 
 
     await t.test('5. manual failover and failback round trip, data verified at each step', async () => {
       await pair.call('a', 'POST', '/api/v1/failover/manual-failover', {});
-      await waitFor(
-        'b serves',
-        () => servedBy(pair, 'b').then((broken) => (broken ? undefined : true)),
-        30_000,
-      );
-      await waitFor(
-        'I/O through the VIP on b',
-        async () => ((await pair.clientIo(ledger.reads(), 10_000)) ? true : undefined),
-        30_000,
-      );
+      await waitUntilServing(pair, ledger, 'b');
       await writeThroughVip(pair, ledger);
       await waitFor('a in sync as the secondary', () => inSync(pair, 'b'), 60_000);
 
       await pair.call('b', 'POST', '/api/v1/failover/failback', {});
-      await waitFor(
-        'a serves again',
-        () => servedBy(pair, 'a').then((broken) => (broken ? undefined : true)),
-        30_000,
-      );
-      await waitFor(
-        'I/O through the VIP on a',
-        async () => ((await pair.clientIo(ledger.reads(), 10_000)) ? true : undefined),
-        30_000,
-      );
+      await waitUntilServing(pair, ledger, 'a');
       await writeThroughVip(pair, ledger);
       await waitFor('b in sync as the secondary', () => inSync(pair, 'a'), 60_000);
     });
@@ -241,16 +242,7 @@ describe('failover in network namespaces (iproute2 virtual IP, real client)', { 
       const cutAt = performance.now();
       await lab.setLink('a', 'data', 'down');
       try {
-        await waitFor(
-          'b serves',
-          () => servedBy(pair, 'b').then((broken) => (broken ? undefined : true)),
-          30_000,
-        );
-        await waitFor(
-          'I/O through the VIP on b',
-          async () => ((await pair.clientIo(ledger.reads(), 5000)) ? true : undefined),
-          30_000,
-        );
+        await waitUntilServing(pair, ledger, 'b', 5000);
         s.diagnostic(
           `data link cut -> first successful I/O on b: ${((performance.now() - cutAt) / 1000).toFixed(2)} s`,
         );
@@ -282,16 +274,7 @@ describe('failover in network namespaces (iproute2 virtual IP, real client)', { 
         // Restarted, b comes up passive and removes the address its dead daemon left bound; a, still
         // trying, then takes the service, and the client finds every write there.
         await pair.restart('b');
-        await waitFor(
-          'a serves',
-          () => servedBy(pair, 'a').then((broken) => (broken ? undefined : true)),
-          30_000,
-        );
-        await waitFor(
-          'I/O through the VIP on a',
-          async () => ((await pair.clientIo(ledger.reads(), 10_000)) ? true : undefined),
-          30_000,
-        );
+        await waitUntilServing(pair, ledger, 'a');
         await writeThroughVip(pair, ledger);
       },
     );
