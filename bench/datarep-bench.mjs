@@ -178,6 +178,9 @@ async function snapshotTimes(a, volume, rounds = 3) {
   return { mode, create: median(create), release: median(release) };
 }
 
+/** BENCH_MODES: only these setups (copy, btrfs); all when unset. */
+const wanted = (label) => !env.BENCH_MODES || env.BENCH_MODES.split(',').includes(label);
+
 const median = (values) => [...values].sort((x, y) => x - y)[Math.floor((values.length - 1) / 2)];
 const secs = (s) => `${s.toFixed(3)} s`;
 
@@ -273,7 +276,7 @@ export async function main() {
   let btrfs = null;
   try {
     const [a, b] = await Promise.all([node('a', join(base, 'a')), node('b', join(base, 'b'))]);
-    btrfs = await btrfsLoop(base);
+    btrfs = wanted('btrfs') ? await btrfsLoop(base) : null;
     const setups = [
       {
         label: 'copy',
@@ -284,9 +287,7 @@ export async function main() {
         plainShare: 'plain0',
         sameShare: 'same0',
       },
-    ].filter((setup) => !env.BENCH_MODES || env.BENCH_MODES.split(',').includes(setup.label));
-    setups.push(
-      ...(btrfs && (!env.BENCH_MODES || env.BENCH_MODES.split(',').includes('btrfs'))
+      ...(btrfs
         ? [
             {
               label: 'btrfs',
@@ -301,7 +302,7 @@ export async function main() {
             },
           ]
         : []),
-    );
+    ].filter((setup) => wanted(setup.label));
     const agentPort = await freePort();
     await b.call('POST', '/api/v1/volumes', { name: 'vault', type: 'nas', size: '8GiB' });
     for (const setup of setups) {

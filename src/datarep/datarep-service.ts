@@ -71,8 +71,8 @@ export interface RunResultView {
   readonly snapshot: { readonly mode: string; readonly createMs: number } | null;
   readonly transferMs: number | null;
   readonly releaseMs: number | null;
-  /** Building the change list (btrfs send and the list), on an incremental-capable run. */
-  readonly planMs?: number | null;
+  /** Deciding what to transfer (on btrfs: btrfs send and building the list). */
+  readonly planMs: number | null;
   /** What the run looked at: the changes since the base snapshot, or the whole tree (and why). */
   readonly transfer: TransferView | null;
 }
@@ -463,7 +463,16 @@ export class DatarepService implements DatarepControl {
     if (nas && snapshot) {
       this.progress(task.name, { phase: 'release' });
       const releaseStart = performance.now();
-      const settled = await this.settleSnapshots(task, share, snapshot, plan, stats, status, transferStarted);
+      const settled = await this.settleSnapshots(
+        nas,
+        task,
+        share,
+        snapshot,
+        plan,
+        stats,
+        status,
+        transferStarted,
+      );
       retiredBase = settled.retired;
       if (settled.problem !== null) {
         status = 'error';
@@ -538,6 +547,7 @@ export class DatarepService implements DatarepControl {
    * is dropped and released too, and the next run covers the whole tree.
    */
   private async settleSnapshots(
+    nas: NasControl,
     task: DatarepTaskRecord,
     share: ShareView | undefined,
     snapshot: NasSnapshotView,
@@ -546,12 +556,6 @@ export class DatarepService implements DatarepControl {
     status: 'ok' | 'error',
     transferStarted: boolean,
   ): Promise<{ problem: string | null; retired?: DatarepBaseRecord }> {
-    const nas = this.options.nas();
-    if (!nas) {
-      return {
-        problem: `the snapshot ${snapshot.volume}/${snapshot.name} could not be deleted: the NAS service stopped`,
-      };
-    }
     const previous = this.options.repo.base(task.name);
     const keep = status === 'ok' && snapshot.mode === 'btrfs' && share !== undefined && plan !== undefined;
     const problems: string[] = [];
@@ -679,6 +683,7 @@ export class DatarepService implements DatarepControl {
       snapshot: null,
       transferMs: null,
       releaseMs: null,
+      planMs: null,
       transfer: null,
     };
   }

@@ -8,7 +8,7 @@ import { parseSendStream } from './send-stream.js';
 import { transferList } from './transfer-list.js';
 
 export type TransferPlan =
-  | { readonly kind: 'incremental'; readonly paths: readonly string[]; readonly changes: number }
+  | { readonly kind: 'incremental'; readonly paths: readonly string[] }
   | { readonly kind: 'full'; readonly reason: string };
 
 export interface IncrementalInput {
@@ -41,7 +41,7 @@ export async function planIncremental(
     if (limit !== undefined && limit !== null && limit > 0 && paths.length > limit / 2) {
       return { kind: 'full', reason: `${paths.length} of ${limit} entries changed` };
     }
-    return { kind: 'incremental', paths, changes: commands.length };
+    return { kind: 'incremental', paths };
   } catch (error) {
     return { kind: 'full', reason: messageOf(error) };
   }

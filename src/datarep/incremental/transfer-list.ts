@@ -2,7 +2,7 @@
 // share of the new snapshot. Needs the snapshot on disk: which paths are directories, which trees to
 // walk, and whether a file has other hard links (rsync can only keep a hard link whose every name it
 // transfers, so such a change needs the whole tree).
-import type { BigIntStats, Dirent, Stats } from 'node:fs';
+import type { BigIntStats, Dirent } from 'node:fs';
 import { lstatSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -32,15 +32,20 @@ export async function transferList(
   const isAncestorOfShare = (path: string): boolean =>
     share !== '' && (path === '' || share.startsWith(`${path}/`));
   const shareDir = share === '' ? snapshotRoot : join(snapshotRoot, share);
-  const stat = async (relative: string): Promise<Stats | undefined> => {
+  // Synchronous stats of cached metadata take microseconds, the thread pool's tens; yield now and then
+  // so a long list does not hold the event loop (the iSCSI target shares it).
+  let statted = 0;
+  const statIn = async (dir: string, relative: string): Promise<BigIntStats | undefined> => {
+    if (++statted % 512 === 0) await new Promise((resolve) => setImmediate(resolve));
     try {
-      return await lstat(relative === '.' ? shareDir : join(shareDir, relative));
+      return lstatSync(relative === '.' ? dir : join(dir, relative), { bigint: true });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
       throw error;
     }
   };
+  const stat = (relative: string): Promise<BigIntStats | undefined> => statIn(shareDir, relative);
   /**
    * A path that is not in the snapshot: itself when its directory is there (rsync then deletes or skips
    * it), else its nearest ancestor that is a file now (rsync cannot name a path below a file, and
@@ -60,30 +65,24 @@ export async function transferList(
   };
   const baseShareDir = baseRoot === undefined ? undefined : share === '' ? baseRoot : join(baseRoot, share);
   /**
-   * True when the path is the same inode with the same change time in both snapshots: nothing rsync
+   * True when the path is the same inode with the same change time in the base as `now`: nothing rsync
    * copies differs (any write, chmod, chown, xattr or rename moves the ctime). This drops the entries
    * a read makes (btrfs sends the atime update; rsync does not copy atimes).
    */
-  let checked = 0;
-  const unchangedSinceBase = async (relative: string): Promise<boolean> => {
+  const unchangedSinceBase = async (relative: string, now: BigIntStats): Promise<boolean> => {
     if (baseShareDir === undefined || relative === '.') return false;
-    // Synchronous stats of cached metadata take microseconds, the thread pool's tens; yield now and
-    // then so a long list does not hold the event loop (the iSCSI target shares it).
-    if (++checked % 512 === 0) await new Promise((resolve) => setImmediate(resolve));
-    const before = statIfThere(join(baseShareDir, relative));
-    const after = statIfThere(join(shareDir, relative));
+    const before = await statIn(baseShareDir, relative);
     return (
       before !== undefined &&
-      after !== undefined &&
-      before.ino === after.ino &&
-      before.ctimeNs === after.ctimeNs &&
-      before.mtimeNs === after.mtimeNs &&
-      before.size === after.size &&
-      before.mode === after.mode &&
-      before.nlink === after.nlink
+      before.ino === now.ino &&
+      before.ctimeNs === now.ctimeNs &&
+      before.mtimeNs === now.mtimeNs &&
+      before.size === now.size &&
+      before.mode === now.mode &&
+      before.nlink === now.nlink
     );
   };
-  const checkLinks = (relative: string, stats: Stats): void => {
+  const checkLinks = (relative: string, stats: BigIntStats): void => {
     if (stats.isFile() && stats.nlink > 1) {
       throw new NeedsFullTransfer(`${relative} has ${stats.nlink} hard links`);
     }
@@ -112,9 +111,9 @@ export async function transferList(
   for (const path of changes.entries) {
     const relative = inShare(path);
     if (relative === undefined) continue;
-    if (await unchangedSinceBase(relative)) continue;
     const stats = await stat(relative);
     if (stats) {
+      if (await unchangedSinceBase(relative, stats)) continue;
       checkLinks(relative, stats);
       list.add(relative);
     } else list.add(await missing(relative));
@@ -123,14 +122,6 @@ export async function transferList(
   // the times of the directories above a listed path, but not of the top one unless it is listed.
   if ([...list].some((path) => !path.replace(/\/$/, '').includes('/'))) list.add('.');
   return [...list].sort();
-}
-
-function statIfThere(path: string): BigIntStats | undefined {
-  try {
-    return lstatSync(path, { bigint: true });
-  } catch {
-    return undefined;
-  }
 }
 
 const contentsOf = (relative: string): string => (relative === '.' ? '.' : `${relative}/`);
