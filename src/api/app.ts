@@ -1,5 +1,6 @@
-// The Fastify application: auth, error mapping, OpenAPI docs at /api/docs, and one plugin per resource.
-// The same app answers on TCP and on the data dir's unix socket (see server.ts).
+// The Fastify application: security headers, auth, error mapping, OpenAPI docs at /api/docs, and one
+// plugin per resource. The same app answers on TCP and on the data dir's unix socket (see server.ts).
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -7,7 +8,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../observability/logger.js';
 import type { ApiAuth } from './auth.js';
 import type { ApiContext } from './context.js';
-import { registerErrorHandler } from './errors.js';
+import { clientErrorHandler, frameworkErrorHandler, registerErrorHandler } from './errors.js';
 import { datarepRoutes } from './routes/datarep.js';
 import { nasRoutes } from './routes/nas.js';
 import { networkRoutes } from './routes/network.js';
@@ -27,9 +28,18 @@ export async function buildApiApp(ctx: ApiContext, auth: ApiAuth, logger: Logger
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
     return503OnClosing: true,
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   registerErrorHandler(app);
+  declareDocsPublic(app);
+  // Before auth: a refused request carries the headers too.
+  await app.register(helmet, {
+    // Served over plain HTTP on a LAN: asking the browser to upgrade to HTTPS would break every page.
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+    strictTransportSecurity: false,
+  });
   auth.register(app);
 
   await app.register(swagger, {
@@ -39,8 +49,13 @@ export async function buildApiApp(ctx: ApiContext, auth: ApiAuth, logger: Logger
       security: [{ basic: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/api/docs' });
-  app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  await app.register(swaggerUi, {
+    routePrefix: DOCS_PREFIX,
+    // Swagger UI's own policy (hashes of its inline scripts), less the HTTPS upgrade.
+    staticCSP: true,
+    transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
+  });
+  app.get('/api/openapi.json', { schema: { hide: true }, config: { public: true } }, () => app.swagger());
 
   await app.register(nodeRoutes, { ctx });
   await app.register(poolRoutes, { ctx });
@@ -53,4 +68,20 @@ export async function buildApiApp(ctx: ApiContext, auth: ApiAuth, logger: Logger
   await app.register(taskRoutes, { ctx });
   await app.register(networkRoutes, { ctx });
   return app;
+}
+
+const DOCS_PREFIX = '/api/docs';
+
+/** Swagger UI's routes are public. Every other route that is hidden from the OpenAPI document must be
+ * public too: the document is the list of protected routes (the route sweep test reads it). */
+function declareDocsPublic(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    if (route.url === DOCS_PREFIX || route.url.startsWith(`${DOCS_PREFIX}/`)) {
+      route.config = { ...route.config, public: true };
+    }
+    const hidden = route.schema?.hide === true;
+    if (hidden && route.config?.public !== true) {
+      throw new Error(`route ${route.url} is hidden from the API docs but not public`);
+    }
+  });
 }

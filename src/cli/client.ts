@@ -3,6 +3,7 @@
 // daemon's own code and message.
 import { existsSync } from 'node:fs';
 import { request as httpRequest, type RequestOptions } from 'node:http';
+import { CLIENT_HEADER } from '../api/cross-site-guard.js';
 import { dataDirPaths } from '../daemon/data-dir.js';
 
 export class CliError extends Error {
@@ -84,7 +85,8 @@ export class ApiClient {
 
   call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const headers: Record<string, string> = { accept: 'application/json' };
+    // The marker header: the daemon refuses state changes that a foreign web page could have sent.
+    const headers: Record<string, string> = { accept: 'application/json', [CLIENT_HEADER]: 'cli' };
     if (payload) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(payload.length);

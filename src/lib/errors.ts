@@ -8,6 +8,7 @@ export type ErrorKind =
   | 'no-space'
   | 'unauthorized'
   | 'forbidden'
+  | 'throttled' // too many attempts; the details say when to try again
   | 'unavailable' // a resource the request needs is not there right now
   | 'internal';
 

@@ -145,7 +145,7 @@ export async function api(
   path: string,
   options: { body?: unknown; password?: string | null; rawBody?: string } = {},
 ): Promise<{ status: number; body: unknown }> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { 'x-tandem-client': 'test' };
   if (options.password !== null && options.password !== undefined) {
     headers.authorization = `Basic ${Buffer.from(`admin:${options.password}`).toString('base64')}`;
   }

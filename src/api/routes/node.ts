@@ -5,7 +5,10 @@ import type { ApiContext } from '../context.js';
 export const nodeRoutes: FastifyPluginCallbackTypebox<{ ctx: ApiContext }> = (app, { ctx }, done) => {
   app.get(
     '/api/v1/health',
-    { schema: { tags: ['node'], summary: 'Liveness probe (no credentials)' } },
+    {
+      schema: { tags: ['node'], summary: 'Liveness probe (no credentials)', security: [] },
+      config: { public: true },
+    },
     () => ({
       status: 'ok',
     }),
@@ -18,7 +21,7 @@ export const nodeRoutes: FastifyPluginCallbackTypebox<{ ctx: ApiContext }> = (ap
       servedTargets: ctx.catalog.served().map((t) => ({ iqn: t.iqn, luns: t.luns.map((l) => l.lun) })),
     }),
   );
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/metrics', { schema: { hide: true }, config: { public: true } }, async (_request, reply) => {
     const body = await ctx.metrics.metrics();
     return reply.type(ctx.metrics.contentType).send(body);
   });
