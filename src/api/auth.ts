@@ -78,7 +78,10 @@ export class ApiAuth {
     }
 
     const digest = createHash('sha256').update(header).digest('hex');
-    if ((this.verified.get(digest) ?? 0) > Date.now()) return;
+    if ((this.verified.get(digest) ?? 0) > Date.now()) {
+      await this.throttle.succeeded(address, name);
+      return;
+    }
     const account = colon < 0 ? undefined : this.accounts.byName(name);
     // Always run the slow check, against a decoy for unknown names: equal time, no name oracle.
     const matches = await verifyPassword(password, account?.passwordHash ?? (await this.decoyHash));

@@ -31,7 +31,7 @@ function mediaType(contentType: string | undefined): string | undefined {
   return contentType?.split(';')[0]?.trim().toLowerCase();
 }
 
-/** Same scheme-less host and port as the Host header the request was sent to. */
+/** The origin of the daemon itself: http, and the host and port the request was sent to. */
 function isSameOrigin(origin: string, host: string | undefined): boolean {
   if (host === undefined) return false;
   let url: URL;
@@ -40,7 +40,8 @@ function isSameOrigin(origin: string, host: string | undefined): boolean {
   } catch {
     return false; // "null" (sandboxed frames, file: pages) and anything unparsable
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+  // The daemon serves plain HTTP, so its own pages have an http: origin.
+  if (url.protocol !== 'http:') return false;
   return url.host === normalizeHost(host, url.protocol);
 }
 

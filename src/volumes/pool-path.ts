@@ -43,20 +43,20 @@ export function checkPoolPathText(path: string): string {
 export async function checkPoolPathUsable(path: string): Promise<void> {
   let probe = path;
   for (;;) {
-    try {
-      const stats = await stat(probe);
-      if (!stats.isDirectory()) {
-        throw invalid('bad-pool-path', `${probe} is not a directory, so ${path} cannot be a pool`);
-      }
-      break;
-    } catch (error) {
+    const stats = await stat(probe).catch((error: unknown) => {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT') {
-        if (code === undefined) throw error;
-        throw invalid('bad-pool-path', `${path} cannot be used as a pool (${code} at ${probe})`);
-      }
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+      if (code === undefined) throw error;
+      throw invalid('bad-pool-path', `${path} cannot be used as a pool (${code} at ${probe})`);
+    });
+    if (stats === null) {
       probe = resolve(probe, '..');
+      continue;
     }
+    if (!stats.isDirectory()) {
+      throw invalid('bad-pool-path', `${probe} is not a directory, so ${path} cannot be a pool`);
+    }
+    break;
   }
   try {
     await access(probe, constants.W_OK | constants.X_OK);

@@ -234,6 +234,30 @@ describe('REST API refusals', () => {
         code: 'pool-overlap',
       },
       {
+        what: 'pool in /proc',
+        method: 'POST',
+        path: '/api/v1/pools',
+        body: { name: 'p', path: '/proc' },
+        status: 400,
+        code: 'bad-pool-path',
+      },
+      {
+        what: 'pool path with a NUL byte',
+        method: 'POST',
+        path: '/api/v1/pools',
+        body: { name: 'p', path: '/srv/po\u0000ol' },
+        status: 400,
+        code: 'bad-pool-path',
+      },
+      {
+        what: 'pool under a file',
+        method: 'POST',
+        path: '/api/v1/pools',
+        body: { name: 'p', path: join(dataDir, 'tandem.db', 'pool') },
+        status: 400,
+        code: 'bad-pool-path',
+      },
+      {
         what: 'delete the default pool',
         method: 'DELETE',
         path: '/api/v1/pools/default',
@@ -263,7 +287,7 @@ describe('REST API refusals', () => {
       else assert.match(error.code ?? '', c.code, c.what);
     }
     assert.equal(await state(), before, 'no refused request changed anything');
-    assert.match(daemon.output(), /API login refused/);
+    assert.match(daemon.output(), /API sign-in refused: wrong user name or password/);
     assert.ok(!daemon.output().includes(PASSWORD), 'passwords never reach the log');
   });
 });
