@@ -44,7 +44,14 @@ export async function buildApiApp(ctx: ApiContext, auth: ApiAuth, logger: Logger
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Tandem node API', version: ctx.node().version },
+      info: {
+        title: 'Tandem node API',
+        version: ctx.node().version,
+        description:
+          'HTTP Basic credentials on every route except the public ones. A request that changes something ' +
+          '(POST, PUT, PATCH, DELETE) carries `content-type: application/json` or the `X-Tandem-Client` ' +
+          'header (any value); a request with another site in its Origin is refused. See docs/security.md.',
+      },
       components: { securitySchemes: { basic: { type: 'http', scheme: 'basic' } } },
       security: [{ basic: [] }],
     },
@@ -53,6 +60,14 @@ export async function buildApiApp(ctx: ApiContext, auth: ApiAuth, logger: Logger
     routePrefix: DOCS_PREFIX,
     // Swagger UI's own policy (hashes of its inline scripts), less the HTTPS upgrade.
     staticCSP: true,
+    // Swagger UI's "Try it out" marks its requests as the CLI does (see cross-site-guard.ts). The
+    // function runs in the browser: swagger-ui writes its source into the page's initializer.
+    uiConfig: {
+      requestInterceptor: (request) => {
+        (request.headers as Record<string, string>)['X-Tandem-Client'] = 'api-docs';
+        return request;
+      },
+    },
     transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
   });
   app.get('/api/openapi.json', { schema: { hide: true }, config: { public: true } }, () => app.swagger());
