@@ -32,7 +32,13 @@ import { canPromote } from './state/rules.js';
 import type { DiskState, Generations, Role } from './state/types.js';
 import { runVerify, type VerifyRun } from './verify.js';
 import { serveSecondary } from './secondary.js';
-import { ATTACH_FLAG_CRASHED_PRIMARY, type AttachFields, type ReplMessage } from './wire/index.js';
+import {
+  ATTACH_FLAG_CRASHED_PRIMARY,
+  MAX_DATA_LENGTH,
+  splitForWire,
+  type AttachFields,
+  type ReplMessage,
+} from './wire/index.js';
 
 export interface EngineTask {
   readonly name: string;
@@ -464,7 +470,15 @@ export class ReplicationEngine {
     // `.then(expectAck)` rather than an async wrapper: one promise less per mirrored write.
     const path: PeerDataPath = {
       write: (offset, data, fua) =>
-        channel.request({ type: 'write', offset: BigInt(offset), fua, data }).then(expectAck),
+        data.length <= MAX_DATA_LENGTH
+          ? channel.request({ type: 'write', offset: BigInt(offset), fua, data }).then(expectAck)
+          : Promise.all(
+              splitForWire(offset, data).map((piece) =>
+                channel
+                  .request({ type: 'write', offset: BigInt(piece.offset), fua, data: piece.data })
+                  .then(expectAck),
+              ),
+            ).then(() => undefined),
       discard: (offset, length) =>
         channel.request({ type: 'discard', offset: BigInt(offset), length }).then(expectAck),
       flush: () => channel.request({ type: 'flush' }).then(expectAck),

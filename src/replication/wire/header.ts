@@ -5,8 +5,11 @@ export const FRAME_MAGIC = 0x5444;
 export const PROTOCOL_VERSION = 1;
 export const HEADER_LENGTH = 16;
 
-/** The largest payload: a 16 MiB data block plus room for its fixed fields. */
-export const MAX_PAYLOAD_LENGTH = 16 * 1024 * 1024 + 64;
+/** The largest data block one message carries; larger writes go as several messages. */
+export const MAX_DATA_LENGTH = 16 * 1024 * 1024;
+
+/** The largest payload: a data block plus room for its fixed fields. */
+export const MAX_PAYLOAD_LENGTH = MAX_DATA_LENGTH + 64;
 
 export const FLAG_REPLY = 0x01;
 const KNOWN_FLAGS = FLAG_REPLY;

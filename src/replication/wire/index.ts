@@ -12,6 +12,7 @@ export {
   FLAG_REPLY,
   FRAME_MAGIC,
   HEADER_LENGTH,
+  MAX_DATA_LENGTH,
   MAX_FRAME_ID,
   MAX_PAYLOAD_LENGTH,
   PROTOCOL_VERSION,
@@ -25,3 +26,4 @@ export {
   type DecodedFrame,
   type DecodeResult,
 } from './frame-decoder.js';
+export { splitForWire, type WirePiece } from './split.js';

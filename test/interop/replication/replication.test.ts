@@ -23,10 +23,16 @@ describe('volume replication between two nodes', { concurrency: false }, () => {
       'write -P 0x33 7777k 8k',
       'write -P 0x44 60M 4M',
       'read -P 0x22 3M 513k',
+      // One SCSI write larger than one replication message (the target advertises 64 MiB).
+      'write -P 0x55 16M 32M',
+      'read -P 0x55 16M 32M',
     ]);
     const statusA = await task(a);
     assert.equal(statusA.role, 'primary');
     assert.equal(statusA.outOfSyncBytes, 0);
+    assert.equal(statusA.connection, 'connected', 'a large write does not cut the pair');
+    assert.equal(statusA.peerDiskState, 'up-to-date');
+    assert.doesNotMatch(a.daemon.output(), /WireEncodeError|exceeds the maximum/);
     const statusB = await task(b, `${TASK}_reverse`);
     assert.equal(statusB.role, 'secondary');
     assert.equal(statusB.diskState, 'up-to-date');
