@@ -19,6 +19,7 @@ import { TargetCatalog } from '../targets/target-catalog.js';
 import { TargetService } from '../targets/target-service.js';
 import { PoolService } from '../volumes/pool-service.js';
 import { VolumeService } from '../volumes/volume-service.js';
+import { sweepOrphans } from '../volumes/orphan-sweep.js';
 import { ensureAdminAccount } from './admin-account.js';
 import { IscsiService } from './iscsi-service.js';
 import { DEFAULT_REPLICATION_PORT, ReplicationService } from '../replication/replication-service.js';
@@ -92,6 +93,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     }
     const pools = new PoolService(repos, changes);
     await pools.ensureDefault(paths.defaultPool);
+    // Before anything opens a volume: set aside what a crash left that no volume owns.
+    await sweepOrphans(repos, logger);
     const { generatedPassword } = await ensureAdminAccount(
       repos.accounts,
       paths.adminPasswordFile,
@@ -99,7 +102,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     );
 
     const host = hostname();
-    const volumes = new VolumeService(repos, pools, changes);
+    const volumes = new VolumeService(repos, pools, changes, logger);
     const targets = new TargetService(repos, changes, host);
     const catalog = new TargetCatalog(
       repos,

@@ -15,6 +15,7 @@ import { conflict, invalid, notFound, TandemError } from '../lib/errors.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../lib/host-port.js';
 import { Mutex } from '../lib/mutex.js';
 import type { BlockDevice } from '../storage/block-device.js';
+import { REPLICATION_METADATA_SUFFIX } from '../volumes/volume-paths.js';
 import type {
   CreateTaskRequest,
   DestinationVolume,
@@ -806,7 +807,7 @@ function baseName(name: string): string {
 
 /** The replication metadata file of a volume image, next to it in the pool. */
 export function metadataPath(imagePath: string): string {
-  return `${imagePath}.replication`;
+  return `${imagePath}${REPLICATION_METADATA_SUFFIX}`;
 }
 
 function certificateFingerprintOf(pem: string): string | null {

@@ -7,14 +7,16 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve, sep } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import type { ChangeFeed } from '../config/change-feed.js';
 import type { PoolRecord } from '../config/repositories/pools-repo.js';
 import type { Repositories } from '../config/repositories/index.js';
 import { conflict, invalid, notFound } from '../lib/errors.js';
 import { validateName } from '../lib/names.js';
 import { filesystemSpace } from '../storage/filesystem.js';
+import { checkPoolPathText, checkPoolPathUsable } from './pool-path.js';
 import { replicationMetadataBytes } from './reserved-space.js';
+import { poolDirs } from './volume-paths.js';
 
 export const POOL_MARKER = '.tandem-pool';
 export const DEFAULT_POOL_NAME = 'default';
@@ -35,12 +37,6 @@ export interface PoolView {
   readonly volumeCount: number;
   readonly createdAt: string;
 }
-
-export const poolDirs = (pool: Pick<PoolRecord, 'path'>) => ({
-  images: join(pool.path, 'volumes'),
-  nas: join(pool.path, 'nas'),
-  meta: join(pool.path, 'meta'),
-});
 
 export class PoolService {
   constructor(
@@ -118,8 +114,7 @@ export class PoolService {
 
   async create(input: { name: string; path: string; capacityLimit?: number | null }): Promise<PoolView> {
     const name = validateName('pool', input.name);
-    if (!isAbsolute(input.path)) throw invalid('bad-pool-path', `pool path "${input.path}" must be absolute`);
-    const path = resolve(input.path);
+    const path = checkPoolPathText(input.path);
     if (this.repos.pools.byName(name)) throw conflict('pool-exists', `pool "${name}" already exists`);
     for (const other of this.repos.pools.list()) {
       if (isInside(path, other.path) || isInside(other.path, path)) {
@@ -136,6 +131,7 @@ export class PoolService {
         throw conflict('pool-path-claimed', `${path} already holds a Tandem pool; pick another directory`);
       }
     }
+    await checkPoolPathUsable(path);
     const pool: PoolRecord = {
       id: randomUUID(),
       name,
@@ -144,8 +140,14 @@ export class PoolService {
       isDefault: false,
       createdAt: new Date().toISOString(),
     };
-    await mkdir(path, { recursive: true, mode: 0o700 });
-    await this.claimDirectory(pool);
+    try {
+      await mkdir(path, { recursive: true, mode: 0o700 });
+      await this.claimDirectory(pool);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === undefined) throw error;
+      throw invalid('bad-pool-path', `${path} cannot be used as a pool (${code})`);
+    }
     try {
       this.repos.pools.insert(pool);
     } catch (error) {

@@ -4,8 +4,13 @@
 // its pool's capacity; the catalogue row and the backing file/directory exist together (a failed
 // create leaves neither); a volume that is exported or replicated is not deleted unless forced.
 // All mutations run one at a time (the mutex), so two requests cannot both spend the same free space.
+//
+// Crash safety (kill -9 at any point): a create makes the file/directory complete and durable first
+// and commits the catalogue row last; a delete commits the row's removal first and removes the data
+// after. So a crash leaves the volume whole, or an unowned file/directory and no row; the start-up
+// sweep (orphan-sweep.ts) sets those aside, and a create that meets one sets it aside itself.
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
+import { lstat } from 'node:fs/promises';
 import type { ChangeFeed } from '../config/change-feed.js';
 import type { Repositories } from '../config/repositories/index.js';
 import {
@@ -16,7 +21,8 @@ import {
   type VolumeRecord,
   type VolumeType,
 } from '../config/repositories/volumes-repo.js';
-import { conflict, invalid, noSpace, notFound } from '../lib/errors.js';
+import type { PoolRecord } from '../config/repositories/pools-repo.js';
+import { conflict, invalid, messageOf, noSpace, notFound } from '../lib/errors.js';
 import { Mutex } from '../lib/mutex.js';
 import { validateName } from '../lib/names.js';
 import { formatSize } from '../lib/size.js';
@@ -31,9 +37,12 @@ import {
   growImageFile,
   removeImageFile,
 } from '../storage/backends/image-file.js';
+import type { Logger } from '../observability/logger.js';
 import { filesystemSpace } from '../storage/filesystem.js';
-import { poolDirs, type PoolService } from './pool-service.js';
+import type { PoolService } from './pool-service.js';
 import { replicationMetadataBytes } from './reserved-space.js';
+import { setAside } from './set-aside.js';
+import { ownedPaths, volumePath } from './volume-paths.js';
 
 /** Block volumes are sized in whole 4 KiB blocks so any LUN block size (512 or 4096) divides them. */
 export const VOLUME_SIZE_ALIGNMENT = 4096;
@@ -83,6 +92,8 @@ export class VolumeService {
     private readonly repos: Repositories,
     private readonly pools: PoolService,
     private readonly changes: ChangeFeed,
+    /** Where leftovers set aside by a create, and failed removals, are reported. */
+    private readonly logger?: Pick<Logger, 'warn'>,
   ) {}
 
   async list(): Promise<VolumeView[]> {
@@ -101,10 +112,13 @@ export class VolumeService {
 
   /** The file or directory that backs a volume. */
   pathOf(volume: VolumeRecord): string {
+    return volumePath(this.poolOf(volume), volume);
+  }
+
+  private poolOf(volume: VolumeRecord): PoolRecord {
     const pool = this.repos.pools.byId(volume.poolId);
     if (!pool) throw notFound('pool-not-found', `pool of volume "${volume.name}" is missing`);
-    const dirs = poolDirs(pool);
-    return volume.type === 'nas' ? join(dirs.nas, volume.name) : join(dirs.images, `${volume.name}.img`);
+    return pool;
   }
 
   create(input: CreateVolumeInput): Promise<VolumeView> {
@@ -117,6 +131,7 @@ export class VolumeService {
         committedBytes(volume),
         volume.provisioning === 'thick' ? volume.size : 0,
       );
+      await this.setAsideLeftovers(pool, volume);
       const path = this.pathOf(volume);
       if (volume.type === 'nas') await createVolumeDirectory(path);
       else await createImageFile(path, volume.size, volume.provisioning);
@@ -214,13 +229,54 @@ export class VolumeService {
           },
         );
       }
-      if (mapping) this.unmap(mapping.iqn, volume.id);
-      this.repos.volumes.delete(volume.id);
-      const path = this.pathOf(volume);
-      await (volume.type === 'nas' ? removeVolumeDirectory(path) : removeImageFile(path));
+      const pool = this.poolOf(volume);
+      // The row goes first, with its LUN mapping in one transaction: from here on the volume is
+      // deleted, whatever happens to its files.
+      this.repos.db.transaction(() => {
+        if (mapping) this.unmap(mapping.iqn, volume.id);
+        this.repos.volumes.delete(volume.id);
+      })();
+      await this.removeData(pool, volume);
       if (mapping) this.changes.emit('targets', { iqn: mapping.iqn, action: 'updated' });
       this.changes.emit('volumes', { volume: name, action: 'deleted' });
     });
+  }
+
+  /** Before a create: whatever sits at the new volume's paths belongs to no volume (there is no row of
+   * that name, and the mutex is held), so it is a crash's leftover; set it aside, or refuse clearly. */
+  private async setAsideLeftovers(pool: PoolRecord, volume: VolumeRecord): Promise<void> {
+    for (const path of ownedPaths(pool, volume)) {
+      if ((await lstat(path).catch(() => null)) === null) continue;
+      try {
+        const to = await setAside(pool.path, path, new Date());
+        this.logger?.warn(
+          { volume: volume.name, path, to },
+          `a leftover that no volume owned was set aside to ${to}`,
+        );
+      } catch (error) {
+        throw conflict(
+          'volume-leftover',
+          `${path} is left over from an earlier volume and cannot be set aside (${messageOf(error)}); ` +
+            'move it away, or pick another name',
+          { path },
+        );
+      }
+    }
+  }
+
+  /** After the row is gone: the volume's data and replication metadata. A failure is only logged: the
+   * volume is deleted, and what is left is unowned (set aside at the next start or create). */
+  private async removeData(pool: PoolRecord, volume: VolumeRecord): Promise<void> {
+    for (const path of ownedPaths(pool, volume)) {
+      try {
+        await (volume.type === 'nas' ? removeVolumeDirectory(path) : removeImageFile(path));
+      } catch (error) {
+        this.logger?.warn(
+          { volume: volume.name, path, err: messageOf(error) },
+          "the deleted volume's data could not be removed; it will be set aside as an orphan",
+        );
+      }
+    }
   }
 
   private unmap(iqn: string, volumeId: string): void {

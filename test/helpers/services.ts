@@ -4,6 +4,7 @@ import type { TestContext } from 'node:test';
 import { ChangeFeed } from '../../src/config/change-feed.js';
 import { createRepositories, type Repositories } from '../../src/config/repositories/index.js';
 import { openStore } from '../../src/config/store.js';
+import type { Logger } from '../../src/observability/logger.js';
 import { TargetService } from '../../src/targets/target-service.js';
 import { PoolService } from '../../src/volumes/pool-service.js';
 import { VolumeService } from '../../src/volumes/volume-service.js';
@@ -20,7 +21,7 @@ export interface TestServices {
 
 export async function makeServices(
   t: TestContext,
-  options: { hostname?: string; now?: () => Date } = {},
+  options: { hostname?: string; now?: () => Date; logger?: Logger } = {},
 ): Promise<TestServices> {
   const dir = tempDir(t);
   const db = openStore(join(dir, 'tandem.db'));
@@ -29,7 +30,7 @@ export async function makeServices(
   const changes = new ChangeFeed();
   const pools = new PoolService(repos, changes);
   await pools.ensureDefault(join(dir, 'pools', 'default'));
-  const volumes = new VolumeService(repos, pools, changes);
+  const volumes = new VolumeService(repos, pools, changes, options.logger);
   const targets = new TargetService(repos, changes, options.hostname ?? 'node1.example.com', options.now);
   return { dir, repos, changes, pools, volumes, targets };
 }

@@ -3,16 +3,20 @@
 import { lstat, mkdir, readdir, rm, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { runProgram } from '../../lib/run-program.js';
+import { syncDirectory } from '../filesystem.js';
 
 const BTRFS_SUPER_MAGIC = 0x9123683e;
 
-/** On btrfs the directory is a subvolume, so NAS snapshots of it are instant btrfs snapshots. */
+/** On btrfs the directory is a subvolume, so NAS snapshots of it are instant btrfs snapshots. Fails
+ * (EEXIST) when `path` exists; the new entry is durable when this returns. */
 export async function createVolumeDirectory(path: string): Promise<void> {
+  let made = false;
   if ((await statfs(dirname(path))).type === BTRFS_SUPER_MAGIC) {
-    const made = await runProgram('btrfs', ['subvolume', 'create', path]).catch(() => null);
-    if (made?.code === 0) return;
+    const result = await runProgram('btrfs', ['subvolume', 'create', path]).catch(() => null);
+    made = result?.code === 0;
   }
-  await mkdir(path, { mode: 0o755 });
+  if (!made) await mkdir(path, { mode: 0o755 });
+  await syncDirectory(dirname(path));
 }
 
 export async function removeVolumeDirectory(path: string): Promise<void> {

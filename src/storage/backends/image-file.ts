@@ -1,10 +1,15 @@
 // The backing store of block volumes in a pool: one regular file per volume. Thin files are sparse
 // (ftruncate); thick files have every block allocated up front (fallocate), so a thick volume can
-// never hit a full pool later.
-import { open, rm, stat } from 'node:fs/promises';
+// never hit a full pool later. A new file is built under a staging name (`.creating.<hex>.<final>`,
+// which no volume can own: names never start with a dot) and linked into place only when complete,
+// so the final name never shows a half-allocated file; a staging file left by a crash is unowned.
+import { randomBytes } from 'node:crypto';
+import { link, open, rm, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { noSpace, TandemError } from '../../lib/errors.js';
 import { runProgram } from '../../lib/run-program.js';
 import type { Provisioning } from '../../config/repositories/volumes-repo.js';
+import { syncDirectory } from '../filesystem.js';
 
 async function allocate(path: string, offset: number, length: number): Promise<void> {
   if (length <= 0) return;
@@ -27,21 +32,34 @@ async function allocate(path: string, offset: number, length: number): Promise<v
   }
 }
 
-/** Creates a new image file; fails if one exists. On any failure the file is removed again. */
+const STAGING_PATTERN = /^\.creating\.[0-9a-f]{8}\.(.+)$/;
+
+/** The final file name a staging file was being built for, or null when `entry` is not one. */
+export function stagedImageName(entry: string): string | null {
+  return STAGING_PATTERN.exec(entry)?.[1] ?? null;
+}
+
+/** Creates a new image file at `path`; fails (EEXIST) if one exists. The file is built in full under
+ * a staging name and synced, then hard-linked to `path` (which never replaces an existing file), the
+ * staging name unlinked and the directory synced. On any failure nothing is left. */
 export async function createImageFile(path: string, size: number, provisioning: Provisioning): Promise<void> {
-  const handle = await open(path, 'wx', 0o600);
+  const staging = join(dirname(path), `.creating.${randomBytes(4).toString('hex')}.${basename(path)}`);
   try {
-    await handle.truncate(size);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    if (provisioning === 'thick') await allocate(path, 0, size);
+    const handle = await open(staging, 'wx', 0o600);
+    try {
+      await handle.truncate(size);
+      if (provisioning === 'thick') await allocate(staging, 0, size);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await link(staging, path);
   } catch (error) {
-    await rm(path, { force: true });
+    await rm(staging, { force: true });
     throw error;
   }
+  await unlink(staging);
+  await syncDirectory(dirname(path));
 }
 
 /** Grows an image file to `newSize`; the new tail is preallocated for thick volumes. */
