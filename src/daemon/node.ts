@@ -124,7 +124,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       failover: {
         covers: (task) => loadFailoverConfig(repos.meta).tasks.includes(task),
         heldAtStart: (task) => loadFailoverState(repos.meta).holds.includes(task),
-        fencePeer: (task, reason) => failoverService?.fencePeer(task, reason) ?? Promise.resolve(),
+        fencePeer: (task, reason) =>
+          failoverService?.fencePeer(task, reason) ?? Promise.resolve({ kind: 'no-answer' } as const),
       },
     });
     replicationService = replication;

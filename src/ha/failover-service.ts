@@ -15,6 +15,7 @@ import { conflict, messageOf } from '../lib/errors.js';
 import { Mutex } from '../lib/mutex.js';
 import { parseHostPort } from '../lib/host-port.js';
 import type { TaskStatus } from '../replication/control.js';
+import { verdictOf, type FencingVerdict } from '../replication/fencing.js';
 import type {
   FailoverControl,
   FailoverState,
@@ -101,7 +102,8 @@ export interface FailoverReplication {
   unhold(name: string): void;
   isHeld(name: string): boolean;
   /** The peer's fencing request: mark this (secondary) copy outdated. Returns the disk state after. */
-  outdateByPeer(name: string): Promise<string>;
+  /** Outdates this node's copy if it is an up-to-date secondary; says what the copy is afterwards. */
+  outdateByPeer(name: string): Promise<{ role: string; diskState: string }>;
 }
 
 export interface VirtualIpSource {
@@ -456,23 +458,47 @@ export class FailoverService implements FailoverControl {
     });
   }
 
-  /** The peer is gone and this primary is about to write alone: outdate the peer's copy through the
-   * heartbeat, if it still answers there. Resolves either way (after at most the dead time). */
-  async fencePeer(task: string, reason: string): Promise<void> {
+  /** The peer stopped acknowledging and this primary is about to write alone: ask the peer, through
+   * the heartbeat, to outdate its copy. Only a secondary's clear "outdated" lets this node write
+   * alone; a peer that answers otherwise serves (or is taking over), so this node gives up the role at
+   * once. No answer within the dead time: ping-node mode writes alone (see fencing.ts). */
+  async fencePeer(task: string, reason: string): Promise<FencingVerdict> {
     const monitor = this.#monitor;
-    if (!monitor || !this.#config.tasks.includes(task)) return;
+    if (!monitor || !this.#config.tasks.includes(task)) return { kind: 'no-answer' };
     const reply = await monitor.request({ kind: 'outdate', task }, this.#config.deadTimeMs);
-    if (reply === null) {
-      this.#log.warn(
-        { task, reason },
-        'fencing: the peer does not answer on any heartbeat link; writing alone',
-      );
-    } else {
-      this.#log.warn(
-        { task, reason, peerDisk: reply.diskState },
-        'fencing: the peer marked its copy outdated',
-      );
+    const verdict = verdictOf(reply);
+    switch (verdict.kind) {
+      case 'no-answer':
+        this.#log.warn(
+          { task, reason },
+          'fencing: the peer does not answer on any heartbeat link; writing alone (ping-node mode)',
+        );
+        break;
+      case 'confirmed':
+        this.#log.warn(
+          { task, reason, peerDisk: verdict.peerDisk },
+          'fencing: the peer marked its copy outdated',
+        );
+        break;
+      case 'refused':
+        this.#log.error(
+          { task, reason, why: verdict.reason },
+          'fencing refused: the peer serves or is taking over; giving up the role, no write is acknowledged here',
+        );
+        void this.#giveUp(`fencing refused by the peer: ${verdict.reason}`);
+        break;
     }
+    return verdict;
+  }
+
+  /** Stops serving now (sessions dropped, address removed, volumes demoted) and stays passive. */
+  #giveUp(reason: string): Promise<void> {
+    return this.#mutex.run(async () => {
+      if (this.#role === 'active' || this.#transitioning === 'taking-over') {
+        await this.#release(reason, false).catch(() => undefined);
+      }
+      this.#advertise();
+    });
   }
 
   // --- internals ---------------------------------------------------------------------------------
@@ -583,6 +609,7 @@ export class FailoverService implements FailoverControl {
 
   async #takeOver(reason: string, peerGone: boolean, peerTerm = 0): Promise<void> {
     const term = Math.max(this.#state.term, peerTerm) + 1;
+    const holdsBefore = this.#state.holds;
     // The term is on disk before anything acts on it: a node that restarts mid-way still knows it.
     this.#saveState({
       ...this.#state,
@@ -599,12 +626,25 @@ export class FailoverService implements FailoverControl {
       this.#transition('take-over', true, steps, reason);
     } catch (error) {
       const steps = (error as { steps?: Step[] }).steps ?? [];
+      this.#undoHolds(holdsBefore);
       this.#transition('take-over', false, steps, `${reason}: ${messageOf(error)}`);
       throw error;
     } finally {
       this.#transitioning = null;
       this.#advertise();
     }
+  }
+
+  /** A failed take-over leaves replication as it found it: holds it added are lifted (in memory and
+   * on disk), so the peer can reconnect and the pair resync without an administrator. The term stays
+   * (terms only grow). */
+  #undoHolds(holdsBefore: readonly string[]): void {
+    for (const task of this.#config.tasks) {
+      if (holdsBefore.includes(task)) continue;
+      const local = this.#o.replication.localTaskName(task);
+      if (local !== null) this.#o.replication.unhold(local);
+    }
+    this.#saveState({ ...this.#state, holds: [...holdsBefore] });
   }
 
   async #release(reason: string, offer: boolean): Promise<void> {
@@ -793,13 +833,14 @@ export class FailoverService implements FailoverControl {
     if (body.kind === 'outdate' && typeof body.task === 'string') {
       const local = this.#o.replication.localTaskName(body.task);
       if (local === null) return { ok: false, error: 'no such task' };
+      // A node that serves, or is taking over, never lets the other write alone.
+      if (this.#role === 'active' || this.#transitioning === 'taking-over') {
+        return { ok: false, role: 'primary', error: `this node is ${this.#stateName()}` };
+      }
       try {
-        const diskState = await this.#o.replication.outdateByPeer(local);
-        this.#log.warn(
-          { task: body.task, diskState },
-          'fenced by the peer: this copy is outdated until it resyncs',
-        );
-        return { ok: true, diskState };
+        const { role, diskState } = await this.#o.replication.outdateByPeer(local);
+        this.#log.warn({ task: body.task, role, diskState }, 'fencing request from the peer');
+        return { ok: true, role, diskState };
       } catch (error) {
         return { ok: false, error: messageOf(error) };
       }

@@ -20,6 +20,8 @@ import { isMetadataError } from './metadata/errors.js';
 import { ReplicationMetadata } from './metadata/replication-metadata.js';
 import { MirrorDevice, type PeerDataPath } from './mirror-device.js';
 import type { PeerChannel } from './peer/index.js';
+import type { FencingVerdict } from './fencing.js';
+import { Mutex } from '../lib/mutex.js';
 import { runResync, type ResyncRun } from './resync.js';
 import { decideSync, type SyncDecision } from './state/sync-decision.js';
 import {
@@ -57,8 +59,8 @@ export interface EngineOptions {
   /** Called when role or connection changes (the iSCSI service re-reads which device to serve). */
   readonly onChange: () => void;
   /** Fencing through another path (failover's heartbeat): outdate the peer's copy before this primary
-   * writes alone. Resolves whether or not the peer could be reached. */
-  readonly fencePeer?: (reason: string) => Promise<void>;
+   * writes alone. A refusal means the peer serves: nothing is written alone (see fencing.ts). */
+  readonly fencePeer?: (reason: string) => Promise<FencingVerdict>;
   /** The volume's persistent reservation state (JSON) as kept on this node: the primary sends it to
    * the secondary, which keeps it, so reservations survive a failover. */
   readonly prState?: { load(): string | undefined; save(state: string): void };
@@ -81,6 +83,9 @@ export class ReplicationEngine {
   readonly #meta: ReplicationMetadata;
   readonly #log: Logger;
   #role: Role;
+  readonly #roleChange = new Mutex();
+  /** Writes suspended by a refused fencing wait for this (resolved by the demotion). */
+  #roleGivenUp: { readonly promise: Promise<void>; readonly resolve: () => void } | null = null;
   #connection: ConnectionStatus = 'standalone';
   #peerDiskState: DiskState = 'unknown';
   #peerRole: Role | null = null;
@@ -289,7 +294,13 @@ export class ReplicationEngine {
     }
   }
 
-  async promote(force: boolean): Promise<{ warning?: string }> {
+  /** Promote, demote and an outdate from the peer never interleave: an outdate that lands during a
+   * take-over either outdates this copy before the promotion looks at it, or finds it primary. */
+  promote(force: boolean): Promise<{ warning?: string }> {
+    return this.#roleChange.run(() => this.#promote(force));
+  }
+
+  async #promote(force: boolean): Promise<{ warning?: string }> {
     if (this.#role === 'primary') return {};
     const result = canPromote(
       {
@@ -312,6 +323,7 @@ export class ReplicationEngine {
     await this.#meta.setFlags({ wasPrimary: true });
     await this.#meta.flush();
     this.#role = 'primary';
+    this.mirror.forgetLoss();
     if (this.#channel) {
       this.#channel.send({ type: 'state', role: 'primary', diskState: this.#meta.diskState });
       this.#attachMirror(this.#channel);
@@ -321,9 +333,15 @@ export class ReplicationEngine {
     return result.warning === undefined ? {} : { warning: result.warning };
   }
 
-  async demote(): Promise<void> {
+  demote(): Promise<void> {
+    return this.#roleChange.run(() => this.#demote());
+  }
+
+  async #demote(): Promise<void> {
     if (this.#role === 'secondary') return;
     this.#role = 'secondary';
+    this.#roleGivenUp?.resolve();
+    this.#roleGivenUp = null;
     await this.mirror.flush().catch(() => undefined);
     if (this.#channel) {
       await this.mirror.detachPeer('demoted').catch(() => undefined);
@@ -386,14 +404,16 @@ export class ReplicationEngine {
 
   /** The primary fenced this copy (over the link or the heartbeat; it writes alone now): an up-to-date
    * secondary becomes outdated, durably, so failover never promotes it by itself. */
-  async outdateByPeer(): Promise<DiskState> {
-    if (this.#role === 'secondary' && this.#meta.diskState === 'up-to-date') {
-      await this.#meta.setDiskState('outdated');
-      await this.#meta.flush();
-      this.#log.warn('outdated by the primary (fencing): this copy is behind until it resyncs');
-      this.#options.onChange();
-    }
-    return this.#meta.diskState;
+  outdateByPeer(): Promise<{ role: Role; diskState: DiskState }> {
+    return this.#roleChange.run(async () => {
+      if (this.#role === 'secondary' && this.#meta.diskState === 'up-to-date') {
+        await this.#meta.setDiskState('outdated');
+        await this.#meta.flush();
+        this.#log.warn('outdated by the primary (fencing): this copy is behind until it resyncs');
+        this.#options.onChange();
+      }
+      return { role: this.#role, diskState: this.#meta.diskState };
+    });
   }
 
   /** Split brain resolved on the other node: this node may connect again. */
@@ -612,7 +632,8 @@ export class ReplicationEngine {
       this.#connection = 'standalone';
     }
     this.#log.warn({ reason }, 'peer disconnected');
-    if (this.#role === 'primary') await this.mirror.detachPeer(reason);
+    // A refused fencing fails the writes that wait for it; the disconnect itself goes on.
+    if (this.#role === 'primary') await this.mirror.detachPeer(reason).catch(() => undefined);
     else this.#peerDiskState = 'unknown';
     this.#options.onChange();
   }
@@ -621,14 +642,41 @@ export class ReplicationEngine {
   async #peerLost(reason: string): Promise<void> {
     // Demoted (the mirror is detached on the way to secondary): no write follows, nothing to fence.
     if (this.#role !== 'primary') return;
-    this.#peerDiskState = 'outdated';
     if (!this.#meta.flags.peerOutdated) {
-      await this.#options.fencePeer?.(reason).catch(() => undefined);
+      const verdict: FencingVerdict = this.#options.fencePeer
+        ? await this.#options.fencePeer(reason).catch((): FencingVerdict => ({ kind: 'no-answer' }))
+        : { kind: 'no-answer' };
+      if (verdict.kind === 'refused') await this.#suspendUntilDemoted(verdict.reason);
+      this.#peerDiskState = 'outdated';
       await this.#meta.setGenerations(startNewGeneration(this.#meta.generations, newGenerationId()));
       await this.#meta.setFlags({ peerOutdated: true });
       await this.#meta.flush();
       this.#log.warn({ reason }, 'peer lost: marked outdated, new data generation, writes continue alone');
     }
+  }
+
+  /** The peer serves, or may: no write here is acknowledged. Writes wait (the initiator sees no
+   * error) until the failover gives this node's role up, and then fail: by then the sessions that
+   * sent them are gone. Never resolves. */
+  async #suspendUntilDemoted(why: string): Promise<never> {
+    this.#lastError = `fencing refused (${why}): I/O suspended until this node gives up the primary role`;
+    this.#log.error(
+      { why },
+      'fencing refused: the peer did not outdate its copy; no write is acknowledged here',
+    );
+    this.#options.onChange();
+    if (this.#role === 'primary') {
+      if (!this.#roleGivenUp) {
+        let resolve = (): void => undefined;
+        const promise = new Promise<void>((done) => (resolve = done));
+        this.#roleGivenUp = { promise, resolve };
+      }
+      await this.#roleGivenUp.promise;
+    }
+    throw new BlockIoError(
+      'unavailable',
+      'this node gave up the primary role: the write was not acknowledged',
+    );
   }
 
   #refuse(connection: ConnectionStatus, reason: string): void {

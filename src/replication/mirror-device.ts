@@ -87,13 +87,18 @@ export class MirrorDevice implements BlockDevice {
     this.#losing = null;
   }
 
+  /** A new term as primary: a loss that ended in a refusal (its writes failed) is over. */
+  forgetLoss(): void {
+    if (this.#peer === null) this.#losing = null;
+  }
+
   /** The link is gone (or stopped on purpose): writes go local only, marked out of sync. Resolves once
    * the peer is fenced (see peerLost). */
   detachPeer(reason: string): Promise<void> {
     if (this.#peer === null) return this.#losing ?? Promise.resolve();
     this.#peer = null;
     this.#peerFlushes = null;
-    this.#losing = this.#peerLost(reason);
+    this.#losing = this.#fence(reason);
     return this.#losing;
   }
 
@@ -198,9 +203,17 @@ export class MirrorDevice implements BlockDevice {
     if (this.#peer === peer) {
       this.#peer = null;
       this.#peerFlushes = null;
-      this.#losing = this.#peerLost(`peer failed a request: ${String(reason)}`);
+      this.#losing = this.#fence(`peer failed a request: ${String(reason)}`);
     }
     await this.#losing;
+  }
+
+  /** Runs the fencing once per loss. Its failure (the node gave up the role) reaches every write that
+   * waits for it; nobody else has to handle it. */
+  #fence(reason: string): Promise<void> {
+    const losing = this.#peerLost(reason);
+    losing.catch(() => undefined);
+    return losing;
   }
 
   #checkWritable(): void {

@@ -26,6 +26,8 @@ import type {
   VolumeReplicationSettings,
 } from './control.js';
 import { ReplicationEngine, type EngineTask } from './engine.js';
+import type { FencingVerdict } from './fencing.js';
+import type { DiskState, Role } from './state/types.js';
 import {
   certificateFingerprint,
   connectPeer,
@@ -59,7 +61,7 @@ export interface ReplicationServiceOptions {
   readonly failover?: {
     readonly covers: (task: string) => boolean;
     readonly heldAtStart: (task: string) => boolean;
-    readonly fencePeer: (task: string, reason: string) => Promise<void>;
+    readonly fencePeer: (task: string, reason: string) => Promise<FencingVerdict>;
   };
 }
 
@@ -507,7 +509,7 @@ export class ReplicationService implements ReplicationControl {
   }
 
   /** The primary's fencing request through the heartbeat: this copy is outdated until it resyncs. */
-  outdateByPeer(name: string): Promise<string> {
+  outdateByPeer(name: string): Promise<{ role: Role; diskState: DiskState }> {
     return this.#open(name).engine.outdateByPeer();
   }
 

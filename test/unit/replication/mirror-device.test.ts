@@ -162,6 +162,40 @@ describe('MirrorDevice', () => {
     assert.equal(lost.length, 1);
   });
 
+  it('a refused fencing holds the write unacknowledged, then fails it and every later one', async () => {
+    const local = new MemoryBlockDevice(SIZE);
+    const { log } = recordingLog();
+    let refuse = (): void => undefined;
+    const device = new MirrorDevice({
+      local,
+      log,
+      // The engine's peerLost when the peer answered that it serves: it waits for the demotion, then throws.
+      peerLost: () =>
+        new Promise<void>((_, reject) => {
+          refuse = () => reject(new BlockIoError('unavailable', 'gave up the primary role'));
+        }),
+      writable: () => true,
+    });
+    const { peer, state } = fakePeer();
+    device.attachPeer(peer);
+    state.fail = true;
+    let settled = false;
+    const write = device.write(0, Buffer.alloc(4096, 7)).finally(() => (settled = true));
+    const later = device.write(8192, Buffer.alloc(4096, 8));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(settled, false, 'not acknowledged while the fencing is refused');
+    refuse();
+    await assert.rejects(write, /gave up the primary role/);
+    await assert.rejects(later, /gave up the primary role/);
+    await assert.rejects(device.write(0, Buffer.alloc(4096, 9)), /gave up the primary role/);
+
+    // A new term as primary starts clean.
+    device.forgetLoss();
+    const { peer: fresh } = fakePeer();
+    device.attachPeer(fresh);
+    await device.write(0, Buffer.alloc(4096, 10));
+  });
+
   it('a local failure is reported (MEDIUM ERROR upstairs) and the blocks count as out of sync', async () => {
     const { device, local, dirty } = mirror();
     const { peer } = fakePeer();
