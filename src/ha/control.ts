@@ -9,6 +9,8 @@ export interface PreflightCheck {
   readonly check: string;
   readonly ok: boolean;
   readonly detail: string;
+  /** Passed, but with a risk the administrator should know of. */
+  readonly warning?: boolean;
 }
 
 export interface LinkStatus {
@@ -57,6 +59,8 @@ export interface FailoverStatus {
   /** Peer's clock minus ours, measured over the heartbeat. */
   readonly clockOffsetMs: number | null;
   readonly alarms: readonly string[];
+  /** Risks of the configuration itself (not conditions of the moment, which are alarms). */
+  readonly warnings: readonly string[];
   readonly lastDecision: { readonly action: string; readonly reason: string; readonly at: string } | null;
   readonly lastTransition: {
     readonly kind: string;

@@ -271,6 +271,7 @@ export class FailoverService implements FailoverControl {
       },
       clockOffsetMs: snapshot ? clockOffsetOf(snapshot) : null,
       alarms: this.#lastDecision?.alarms ?? (this.#config.enabled ? [] : ['failover is not enabled']),
+      warnings: this.#config.enabled ? [NO_WITNESS_WARNING] : [],
       lastDecision: this.#lastDecision
         ? { action: this.#lastDecision.action, reason: this.#lastDecision.reason, at: this.#lastDecision.at }
         : null,
@@ -290,6 +291,7 @@ export class FailoverService implements FailoverControl {
       config.enabled,
       config.enabled ? 'enabled' : 'enable failover in its settings first',
     );
+    checks.push({ check: 'third vote (witness)', ok: true, warning: true, detail: NO_WITNESS_WARNING });
     const pairing = this.#o.replication.pairingSecret();
     add(
       'paired with the peer',
@@ -861,6 +863,12 @@ export class FailoverService implements FailoverControl {
     return { ok: false, error: `unknown request ${String(body.kind)}` };
   }
 }
+
+/** Ping-node mode, the only mode today: what it cannot protect against, said wherever it is shown. */
+export const NO_WITNESS_WARNING =
+  'no witness (third vote) is configured: if both links between the nodes fail while each still reaches ' +
+  'the ping node, both can serve and acknowledge writes the other never gets (split brain); keep the ' +
+  'two links on separate switches and cables (docs/failover.md)';
 
 interface ParsedAdvert extends PeerAdvert {
   readonly started: boolean;

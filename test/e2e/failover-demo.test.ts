@@ -169,11 +169,14 @@ describe('failover with the loopback demo pair', { timeout: 600_000 }, () => {
         term: number;
         peer: { upToDate: boolean | null };
         tasks: { connection: string; diskState: string; peerDiskState: string; held: boolean }[];
+        warnings: string[];
       };
 
     // A client writes through the virtual IP, to the active node A.
     assert.ok(await verified(ready.url, 'write -P 0xa1 0 4M', 'read -P 0xa1 0 4M'));
     assert.equal((await status(a)).state, 'active');
+    // Ping-node mode says what it cannot prevent.
+    assert.ok((await status(a)).warnings.some((w) => w.includes('both links between the nodes fail')));
     // A persistent reservation key registered on the active node survives the failover.
     const port = (address: string, offset: number) =>
       `127.0.0.1:${String(Number(address.split(':').pop()) + offset)}`;

@@ -52,6 +52,7 @@ function showStatus(s: FailoverStatus): void {
     ],
   ]);
   for (const alarm of s.alarms) process.stdout.write(`${pc.yellow('alarm:')} ${alarm}\n`);
+  for (const warning of s.warnings) process.stdout.write(`${pc.yellow('warning:')} ${warning}\n`);
   printTable(
     s.links,
     [
@@ -82,7 +83,7 @@ function showStatus(s: FailoverStatus): void {
 function showChecks(checks: readonly PreflightCheck[]): void {
   printTable(checks, [
     { header: 'CHECK', value: (c) => c.check },
-    { header: 'RESULT', value: (c) => (c.ok ? 'ok' : 'FAILED') },
+    { header: 'RESULT', value: (c) => (c.ok ? (c.warning === true ? 'WARNING' : 'ok') : 'FAILED') },
     { header: 'DETAIL', value: (c) => c.detail },
   ]);
 }
