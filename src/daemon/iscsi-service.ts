@@ -5,6 +5,7 @@
 // Invariants: a LUN's LogicalUnit is rebuilt only when its identity or settings change (so unit
 // attentions and reservations survive unrelated edits); a grown volume keeps its LU and raises
 // CAPACITY DATA HAS CHANGED; a target that stops being served has its sessions asked to log out;
+// giving the virtual IP up cuts its sessions at once, with no answer to a command still in flight;
 // every device opened here is closed (flushed) by `close()`.
 import type { Logger } from 'pino';
 import type { PrStateRepo } from '../config/repositories/pr-state-repo.js';
@@ -86,6 +87,7 @@ export class IscsiService {
    */
   async openVirtualPortal(address: { host: string; port: number }): Promise<void> {
     await this.closeVirtualPortal();
+    this.portal.serveAddress(address.host);
     const main = this.options.listen;
     const covered = (main.host === '0.0.0.0' || main.host === '::') && main.port === address.port;
     if (covered) {
@@ -98,13 +100,18 @@ export class IscsiService {
     this.log.info({ portal: `${address.host}:${address.port}` }, 'serving on the virtual IP');
   }
 
-  /** Stops serving on the virtual IP and cuts the sessions that came through it. */
+  /**
+   * Stops serving on the virtual IP at once (a release must not wait for initiators to leave): its
+   * listener is closed and the sessions that came through it are cut, not asked to log out; a command
+   * still in flight on them completes on the device but is never acknowledged. Connections to the
+   * address that the main portal accepts later are cut too, until `openVirtualPortal`.
+   */
   async closeVirtualPortal(): Promise<void> {
     const virtual = this.virtual;
     this.virtual = undefined;
     if (!virtual) return;
-    if (virtual.portal) await virtual.portal.close(0);
     const cut = this.portal.closeConnectionsTo(virtual.host);
+    if (virtual.portal) await virtual.portal.close(0);
     this.log.info({ address: virtual.host, cut }, 'stopped serving on the virtual IP');
   }
 
@@ -113,8 +120,12 @@ export class IscsiService {
     void this.sync();
   }
 
+  /** Open sessions per target, on the main portal and the virtual IP's. */
   sessionsByTarget(): Map<string, number> {
-    return this.portal.sessionsByTarget();
+    const counts = this.portal.sessionsByTarget();
+    for (const [iqn, n] of this.virtual?.portal?.sessionsByTarget() ?? [])
+      counts.set(iqn, (counts.get(iqn) ?? 0) + n);
+    return counts;
   }
 
   /** Stop accepting, ask initiators to log out, then flush and close every volume. */

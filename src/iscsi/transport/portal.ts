@@ -54,11 +54,15 @@ interface Connection {
   timer: NodeJS.Timeout | undefined;
   /** Output is corked until the check phase of this event loop iteration. */
   corked: boolean;
+  /** Cut by the portal (release, shutdown): nothing may be sent on it any more. */
+  dropped: boolean;
 }
 
 export class IscsiPortal {
   private server: Server | undefined;
   private readonly connections = new Set<Connection>();
+  /** Local addresses given up by `closeConnectionsTo`: connections to them are cut as they come in. */
+  private readonly refused = new Set<string>();
   private readonly sessions = new Map<string, Connection>();
   private readonly usedTsih = new Set<number>();
   private nextTsih = 1;
@@ -106,36 +110,66 @@ export class IscsiPortal {
   }
 
   /** Cuts every connection that came in on `localAddress` at once (failover gives the address up:
-   * the initiators must reconnect to whoever holds it next). */
+   * the initiators must reconnect to whoever holds it next), and every later one until
+   * `serveAddress(localAddress)`. Commands still in flight on them are never answered. */
   closeConnectionsTo(localAddress: string): number {
+    this.refused.add(localAddress);
     let closed = 0;
     for (const connection of this.connections) {
-      if (
-        connection.socket.localAddress === localAddress ||
-        connection.socket.localAddress === `::ffff:${localAddress}`
-      ) {
-        connection.socket.destroy();
+      if (sameAddress(connection.socket.localAddress, localAddress)) {
+        this.drop(connection);
         closed++;
       }
     }
     return closed;
   }
 
-  /** Stops accepting, asks every initiator to log out, and closes what is left after `graceMs`. */
+  /** Serves `localAddress` again after `closeConnectionsTo` (failover took the address back). */
+  serveAddress(localAddress: string): void {
+    this.refused.delete(localAddress);
+  }
+
+  /**
+   * Stops accepting and ends every connection. With `graceMs` > 0, asks every initiator to log out and
+   * cuts what is left after `graceMs`; with 0 (a release), cuts every connection at once: no session
+   * is waited for, and no command still in flight is answered afterwards.
+   */
   async close(graceMs = 2000): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const connection of this.connections) {
-      if (connection.session) connection.session.requestLogout(0);
-      else connection.socket.destroy();
+    // Stop listening now; the callback comes only once every connection is gone, so wait for it last.
+    const stopped = server
+      ? new Promise<void>((resolve) => server.close(() => resolve()))
+      : Promise.resolve();
+    if (graceMs > 0) {
+      for (const connection of this.connections) {
+        if (connection.session) connection.session.requestLogout(0);
+        else this.drop(connection);
+      }
+      const deadline = Date.now() + graceMs;
+      while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     }
-    const deadline = Date.now() + graceMs;
-    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    for (const connection of this.connections) connection.socket.destroy();
+    for (const connection of this.connections) this.drop(connection);
+    await stopped;
+  }
+
+  /** Cuts a connection at once: the session forgets its tasks now (so a command that completes later
+   * sends nothing), and the socket is destroyed with whatever output is still queued in it. */
+  private drop(connection: Connection): void {
+    connection.dropped = true;
+    if (connection.key && this.sessions.get(connection.key) === connection)
+      this.sessions.delete(connection.key);
+    const session = connection.session;
+    connection.session = undefined;
+    session?.end();
+    connection.socket.destroy();
   }
 
   private accept(socket: Socket): void {
+    if (this.refused.size > 0 && [...this.refused].some((a) => sameAddress(socket.localAddress, a))) {
+      socket.destroy();
+      return;
+    }
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000);
     const connection: Connection = {
@@ -149,6 +183,7 @@ export class IscsiPortal {
       sawTraffic: true,
       timer: undefined,
       corked: false,
+      dropped: false,
     };
     this.connections.add(connection);
     const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
@@ -333,7 +368,7 @@ export class IscsiPortal {
 
   private send(connection: Connection, pdu: OutgoingPdu): void {
     const socket = connection.socket;
-    if (socket.destroyed || !socket.writable) return;
+    if (connection.dropped || socket.destroyed || !socket.writable) return;
     const parts = encodePduParts(pdu, connection.digests);
     // Cork until the event loop's check phase: every PDU produced by this loop iteration's I/O callbacks
     // (many reads complete in one poll phase at queue depth 32) leaves in one writev.
@@ -366,4 +401,9 @@ export class IscsiPortal {
     }
     return 0;
   }
+}
+
+/** A socket's local address against an IPv4 or IPv6 address (IPv4 may show as IPv4-mapped IPv6). */
+function sameAddress(local: string | undefined, address: string): boolean {
+  return local === address || local === `::ffff:${address}`;
 }
