@@ -126,6 +126,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         heldAtStart: (task) => loadFailoverState(repos.meta).holds.includes(task),
         fencePeer: (task, reason) =>
           failoverService?.fencePeer(task, reason) ?? Promise.resolve({ kind: 'no-answer' } as const),
+        mayWriteAlone: (task) => failoverService?.mayWriteAlone(task) ?? true,
       },
     });
     replicationService = replication;

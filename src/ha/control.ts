@@ -61,6 +61,8 @@ export interface FailoverStatus {
   readonly alarms: readonly string[];
   /** Risks of the configuration itself (not conditions of the moment, which are alarms). */
   readonly warnings: readonly string[];
+  /** The third vote, when one is configured: whether this node holds the role's lease. */
+  readonly witness: { readonly endpoints: readonly string[]; readonly holds: boolean } | null;
   readonly lastDecision: { readonly action: string; readonly reason: string; readonly at: string } | null;
   readonly lastTransition: {
     readonly kind: string;

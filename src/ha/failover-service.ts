@@ -31,9 +31,11 @@ import {
   type FailoverConfig,
   type FailoverConfigInput,
 } from './failover/config.js';
+import { witnessTtlSeconds } from './failover/config.js';
 import { decide, type Decision, type Observation, type PeerAdvert } from './failover/decide.js';
 import { release, takeOver, type FailoverResources, type Step } from './failover/executor.js';
 import type { FlatObject, MonitorSnapshot } from './heartbeat/types.js';
+import type { WitnessPort, WitnessSettings } from './quorum/witness-port.js';
 import type { VirtualIp, VirtualIpDriver } from './vip/types.js';
 
 const CONFIG_KEY = 'failover_config';
@@ -128,6 +130,8 @@ export interface FailoverServiceOptions {
     volumes: readonly string[],
   ) => Record<string, { digest: string; problem: string | null }>;
   readonly createMonitor: (settings: MonitorSettings) => HeartbeatPort;
+  /** The third vote (an etcd lease); only called when witness endpoints are configured. */
+  readonly createWitness?: (settings: WitnessSettings) => WitnessPort;
   readonly logger: Logger;
   /** Writes an event to the task log (type `failover`). */
   readonly record?: (status: 'ok' | 'error', action: 'started' | 'finished', details: string) => void;
@@ -150,6 +154,7 @@ export class FailoverService implements FailoverControl {
   #transitioning: 'taking-over' | 'releasing' | null = null;
   #offer = false;
   #monitor: HeartbeatPort | null = null;
+  #witness: WitnessPort | null = null;
   #timer: NodeJS.Timeout | null = null;
   #lastDecision: (Decision & { at: string }) | null = null;
   #lastTransition: Transition | null = null;
@@ -209,6 +214,8 @@ export class FailoverService implements FailoverControl {
     });
     await this.#monitor?.stop();
     this.#monitor = null;
+    await this.#witness?.close().catch(() => undefined);
+    this.#witness = null;
   }
 
   // --- the contract ----------------------------------------------------------------------------
@@ -271,7 +278,9 @@ export class FailoverService implements FailoverControl {
       },
       clockOffsetMs: snapshot ? clockOffsetOf(snapshot) : null,
       alarms: this.#lastDecision?.alarms ?? (this.#config.enabled ? [] : ['failover is not enabled']),
-      warnings: this.#config.enabled ? [NO_WITNESS_WARNING] : [],
+      warnings: this.#config.enabled && this.#witness === null ? [NO_WITNESS_WARNING] : [],
+      witness:
+        this.#witness === null ? null : { endpoints: this.#config.witness, holds: this.#witness.holds() },
       lastDecision: this.#lastDecision
         ? { action: this.#lastDecision.action, reason: this.#lastDecision.reason, at: this.#lastDecision.at }
         : null,
@@ -291,7 +300,16 @@ export class FailoverService implements FailoverControl {
       config.enabled,
       config.enabled ? 'enabled' : 'enable failover in its settings first',
     );
-    checks.push({ check: 'third vote (witness)', ok: true, warning: true, detail: NO_WITNESS_WARNING });
+    const witnessHolder = this.#witness === null ? null : await this.#witness.holder();
+    checks.push(
+      this.#witness === null
+        ? { check: 'third vote (witness)', ok: true, warning: true, detail: NO_WITNESS_WARNING }
+        : {
+            check: 'third vote (witness)',
+            ok: true,
+            detail: `etcd at ${this.#config.witness.join(', ')}; the role is held by ${witnessHolder ?? 'nobody (or the witness cannot be reached)'}`,
+          },
+    );
     const pairing = this.#o.replication.pairingSecret();
     add(
       'paired with the peer',
@@ -468,7 +486,16 @@ export class FailoverService implements FailoverControl {
     const monitor = this.#monitor;
     if (!monitor || !this.#config.tasks.includes(task)) return { kind: 'no-answer' };
     const reply = await monitor.request({ kind: 'outdate', task }, this.#config.deadTimeMs);
-    const verdict = verdictOf(reply);
+    let verdict = verdictOf(reply);
+    if (verdict.kind === 'no-answer' && this.#witness !== null) {
+      // The third vote settles what silence cannot: dead peer, or cut off and maybe serving.
+      verdict = this.#witness.holds()
+        ? { kind: 'confirmed', peerDisk: 'unknown: the witness grants this node the role' }
+        : {
+            kind: 'refused',
+            reason: 'the peer does not answer and this node does not hold the witness lease',
+          };
+    }
     switch (verdict.kind) {
       case 'no-answer':
         this.#log.warn(
@@ -573,6 +600,11 @@ export class FailoverService implements FailoverControl {
         ping: snapshot.ping.reachable,
         peer,
       };
+      if (this.#role === 'active' && this.#witness !== null && !this.#witness.holds()) {
+        await this.#release('this node no longer holds the witness lease', false).catch(() => undefined);
+        this.#advertise();
+        return;
+      }
       this.#recordSyncState();
       const decision = decide(
         {
@@ -610,6 +642,23 @@ export class FailoverService implements FailoverControl {
   }
 
   async #takeOver(reason: string, peerGone: boolean, peerTerm = 0): Promise<void> {
+    if (this.#witness !== null) {
+      const grant = await this.#witness.acquire();
+      if (grant.kind !== 'granted') {
+        const why =
+          grant.kind === 'held-by-peer'
+            ? `the witness gives the role to ${grant.holder}`
+            : `the witness cannot be reached (${grant.error})`;
+        this.#log.warn({ reason }, `not taking over: ${why}`);
+        this.#lastDecision = {
+          action: 'stay',
+          reason: `${reason}, but ${why}`,
+          alarms: this.#lastDecision?.alarms ?? [],
+          at: new Date().toISOString(),
+        };
+        throw conflict('witness-refused', `not taking over: ${why}`);
+      }
+    }
     const term = Math.max(this.#state.term, peerTerm) + 1;
     const holdsBefore = this.#state.holds;
     // The term is on disk before anything acts on it: a node that restarts mid-way still knows it.
@@ -629,6 +678,7 @@ export class FailoverService implements FailoverControl {
     } catch (error) {
       const steps = (error as { steps?: Step[] }).steps ?? [];
       this.#undoHolds(holdsBefore);
+      await this.#witness?.release().catch(() => undefined);
       this.#transition('take-over', false, steps, `${reason}: ${messageOf(error)}`);
       throw error;
     } finally {
@@ -663,6 +713,8 @@ export class FailoverService implements FailoverControl {
     } finally {
       // Passive whatever happened: a node that could not release cleanly must still not claim the role.
       this.#role = 'passive';
+      // Only now may the peer take the role: nothing here serves any more.
+      await this.#witness?.release().catch(() => undefined);
       this.#offer = offer;
       this.#transitioning = null;
       this.#advertise();
@@ -824,11 +876,35 @@ export class FailoverService implements FailoverControl {
       deadTimeMs: config.deadTimeMs,
       pingNodes: config.pingNodes.map((address) => ({ address })),
     });
+    await this.#restartWitness(pairing);
     monitor.onRequest((body) => this.#answer(body));
     monitor.on('change', () => void this.#evaluate());
     await monitor.start();
     this.#monitor = monitor;
     this.#advertise();
+  }
+
+  async #restartWitness(pairing: { peerName: string; secret: string }): Promise<void> {
+    await this.#witness?.close().catch(() => undefined);
+    this.#witness = null;
+    const config = this.#config;
+    if (config.witness.length === 0 || !this.#o.createWitness) return;
+    const witness = this.#o.createWitness({
+      endpoints: config.witness,
+      // Both nodes know the pair's secret; nobody else can name the pair's key from it.
+      pairId: createHash('sha256').update(`tandem-witness\0${pairing.secret}`).digest('hex').slice(0, 16),
+      nodeName: this.#o.replication.nodeName,
+      ttlSeconds: witnessTtlSeconds(config),
+    });
+    witness.on('lost', (reason) => void this.#giveUp(`the witness lease was lost: ${reason}`));
+    this.#witness = witness;
+  }
+
+  /** May a primary of `task` acknowledge writes the peer does not have? Always in ping-node mode; with a
+   * witness, only while this node holds the lease (checked on the monotonic clock at every write). */
+  mayWriteAlone(task: string): boolean {
+    if (!this.#config.tasks.includes(task) || this.#witness === null) return true;
+    return this.#witness.holds();
   }
 
   async #answer(body: FlatObject): Promise<FlatObject> {

@@ -61,6 +61,8 @@ export interface EngineOptions {
   /** Fencing through another path (failover's heartbeat): outdate the peer's copy before this primary
    * writes alone. A refusal means the peer serves: nothing is written alone (see fencing.ts). */
   readonly fencePeer?: (reason: string) => Promise<FencingVerdict>;
+  /** With a witness: whether this primary may acknowledge a write the peer does not have, right now. */
+  readonly mayWriteAlone?: () => boolean;
   /** The volume's persistent reservation state (JSON) as kept on this node: the primary sends it to
    * the secondary, which keeps it, so reservations survive a failover. */
   readonly prState?: { load(): string | undefined; save(state: string): void };
@@ -106,6 +108,10 @@ export class ReplicationEngine {
       local,
       log: meta,
       peerLost: (reason) => this.#peerLost(reason),
+      confirmAlone: () =>
+        this.#options.mayWriteAlone?.() === false
+          ? this.#suspendUntilDemoted('this node does not hold the witness lease')
+          : undefined,
       writable: () => this.#role === 'primary',
     });
   }
@@ -646,7 +652,7 @@ export class ReplicationEngine {
       const verdict: FencingVerdict = this.#options.fencePeer
         ? await this.#options.fencePeer(reason).catch((): FencingVerdict => ({ kind: 'no-answer' }))
         : { kind: 'no-answer' };
-      if (verdict.kind === 'refused') await this.#suspendUntilDemoted(verdict.reason);
+      if (verdict.kind === 'refused') await this.#suspendUntilDemoted(`fencing refused: ${verdict.reason}`);
       this.#peerDiskState = 'outdated';
       await this.#meta.setGenerations(startNewGeneration(this.#meta.generations, newGenerationId()));
       await this.#meta.setFlags({ peerOutdated: true });
@@ -659,14 +665,11 @@ export class ReplicationEngine {
    * error) until the failover gives this node's role up, and then fail: by then the sessions that
    * sent them are gone. Never resolves. */
   async #suspendUntilDemoted(why: string): Promise<never> {
-    this.#lastError = `fencing refused (${why}): I/O suspended until this node gives up the primary role`;
-    this.#log.error(
-      { why },
-      'fencing refused: the peer did not outdate its copy; no write is acknowledged here',
-    );
-    this.#options.onChange();
     if (this.#role === 'primary') {
       if (!this.#roleGivenUp) {
+        this.#lastError = `no write is acknowledged alone (${why}): I/O suspended until this node gives up the primary role`;
+        this.#log.error({ why }, 'writing alone is not allowed: no write is acknowledged here');
+        this.#options.onChange();
         let resolve = (): void => undefined;
         const promise = new Promise<void>((done) => (resolve = done));
         this.#roleGivenUp = { promise, resolve };

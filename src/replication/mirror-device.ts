@@ -49,6 +49,9 @@ export interface MirrorDeviceOptions {
   readonly peerLost: (reason: string) => Promise<void>;
   /** Whether the peer may be written at all (false: this node is secondary, the device refuses writes). */
   readonly writable: () => boolean;
+  /** Runs before a write made without the peer is acknowledged: undefined lets it through; a promise
+   * holds it (and fails it) when this node may no longer write alone (the witness lease is gone). */
+  readonly confirmAlone?: () => Promise<never> | undefined;
 }
 
 export class MirrorDevice implements BlockDevice {
@@ -57,6 +60,7 @@ export class MirrorDevice implements BlockDevice {
   readonly #log: WriteIntentLog;
   readonly #peerLost: (reason: string) => Promise<void>;
   readonly #writable: () => boolean;
+  readonly #confirmAlone: () => Promise<never> | undefined;
   /** performance.now() when the last application write or discard started (resync backs off). */
   lastApplicationIoAt = Number.NEGATIVE_INFINITY;
   #peer: PeerDataPath | null = null;
@@ -69,6 +73,7 @@ export class MirrorDevice implements BlockDevice {
     this.#log = options.log;
     this.#peerLost = options.peerLost;
     this.#writable = options.writable;
+    this.#confirmAlone = options.confirmAlone ?? (() => undefined);
   }
 
   get size(): number {
@@ -181,6 +186,8 @@ export class MirrorDevice implements BlockDevice {
       this.#log.markDirty(offset, length);
       await this.#losing;
       await local();
+      const refusal = this.#confirmAlone();
+      if (refusal) await refusal;
       return;
     }
     // Both sides at once; the peer's request goes out first so its round trip overlaps the local write.

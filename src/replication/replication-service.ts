@@ -62,6 +62,8 @@ export interface ReplicationServiceOptions {
     readonly covers: (task: string) => boolean;
     readonly heldAtStart: (task: string) => boolean;
     readonly fencePeer: (task: string, reason: string) => Promise<FencingVerdict>;
+    /** With a witness: whether the task's primary may acknowledge writes the peer does not have now. */
+    readonly mayWriteAlone?: (task: string) => boolean;
   };
 }
 
@@ -564,6 +566,7 @@ export class ReplicationService implements ReplicationControl {
       logger: this.#log,
       onChange: () => this.#options.onDevicesChanged(),
       fencePeer: failover ? (reason) => failover.fencePeer(base, reason) : undefined,
+      mayWriteAlone: failover?.mayWriteAlone ? () => failover.mayWriteAlone?.(base) !== false : undefined,
       prState: {
         load: () => this.#repos.prState.load(volume.id),
         save: (state) => this.#repos.prState.save(volume.id, state),

@@ -46,6 +46,13 @@ const ConfigBody = Type.Object(
     deadTimeMs: Type.Optional(
       Type.Integer({ description: 'silence after which a link is dead, ≥ 3 intervals (default 2500)' }),
     ),
+    witness: Type.Optional(
+      Type.Array(Type.String({ maxLength: 200 }), {
+        maxItems: 5,
+        description:
+          'etcd client URLs of the witness (the third vote), e.g. http://198.18.0.4:2379; [] for ping-node mode',
+      }),
+    ),
   },
   closed,
 );

@@ -98,6 +98,7 @@ function showConfig(c: FailoverConfig): void {
     ['heartbeat interval', `${c.intervalMs} ms`],
     ['dead time', `${c.deadTimeMs} ms`],
     ['iSCSI port on the virtual IP', c.portalPort],
+    ['witness (third vote)', c.witness.join(', ') || 'none: ping-node mode'],
   ]);
 }
 
@@ -113,6 +114,8 @@ interface ConfigOptions {
   interval?: number;
   deadTime?: number;
   portalPort?: number;
+  witness?: string[];
+  clearWitness?: boolean;
 }
 
 export function failoverCommand(): Command {
@@ -154,10 +157,18 @@ export function failoverCommand(): Command {
         '--portal-port <port>',
         'iSCSI port on the virtual IP, the same on both nodes (default 3260)',
         portArg,
-      ),
+      )
+      .option(
+        '--witness <url>',
+        'etcd client URL of the witness, the third vote (repeat for several; replaces the list)',
+        collect,
+      )
+      .option('--clear-witness', 'no witness: ping-node mode'),
     (client, o) => {
       if (o.enable === true && o.disable === true)
         throw new InvalidArgumentError('--enable or --disable, not both');
+      if (o.witness !== undefined && o.clearWitness === true)
+        throw new InvalidArgumentError('--witness or --clear-witness, not both');
       const body = {
         ...(o.enable === true ? { enabled: true } : {}),
         ...(o.disable === true ? { enabled: false } : {}),
@@ -170,6 +181,8 @@ export function failoverCommand(): Command {
         ...(o.interval === undefined ? {} : { intervalMs: o.interval }),
         ...(o.deadTime === undefined ? {} : { deadTimeMs: o.deadTime }),
         ...(o.portalPort === undefined ? {} : { portalPort: o.portalPort }),
+        ...(o.witness === undefined ? {} : { witness: o.witness }),
+        ...(o.clearWitness === true ? { witness: [] } : {}),
       };
       return client.call<FailoverConfig>('PUT', `${BASE}/config`, body);
     },

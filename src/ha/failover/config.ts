@@ -33,6 +33,8 @@ export interface FailoverConfig {
   readonly deadTimeMs: number;
   /** The iSCSI port served on the virtual IP (the same on both nodes). */
   readonly portalPort: number;
+  /** etcd client URLs of the witness (the third vote); empty: ping-node mode. The same on both nodes. */
+  readonly witness: readonly string[];
 }
 
 export interface FailoverConfigInput {
@@ -46,6 +48,7 @@ export interface FailoverConfigInput {
   readonly intervalMs?: number;
   readonly deadTimeMs?: number;
   readonly portalPort?: number;
+  readonly witness?: readonly string[];
 }
 
 export const EMPTY_CONFIG: FailoverConfig = {
@@ -56,6 +59,7 @@ export const EMPTY_CONFIG: FailoverConfig = {
   intervalMs: DEFAULT_INTERVAL_MS,
   deadTimeMs: DEFAULT_DEAD_TIME_MS,
   portalPort: 3260,
+  witness: [],
 };
 
 /**
@@ -83,6 +87,8 @@ export function applyConfig(
   const deadTimeMs = input.deadTimeMs ?? current.deadTimeMs;
   const enabled = input.enabled ?? current.enabled;
   const portalPort = input.portalPort ?? current.portalPort;
+  const witness = (input.witness ?? current.witness).map((url, i) => witnessEndpoint(`witness[${i}]`, url));
+  if (witness.length > 5) throw invalid('too-many-witness-endpoints', 'at most 5 witness endpoints');
   if (!Number.isInteger(portalPort) || portalPort < 1 || portalPort > 65535) {
     throw invalid('bad-port', 'portalPort must be 1 to 65535');
   }
@@ -138,7 +144,33 @@ export function applyConfig(
     if (pingNodes.length === 0) throw invalid('no-ping-node', 'failover needs at least one ping node');
     if (tasks.length === 0) throw invalid('no-tasks', 'failover needs at least one volume replication task');
   }
-  return { enabled, links, pingNodes, tasks, intervalMs, deadTimeMs, portalPort };
+  return { enabled, links, pingNodes, tasks, intervalMs, deadTimeMs, portalPort, witness };
+}
+
+/** The lease the witness grants: whole seconds (etcd's unit), shorter than the dead time, so a holder
+ * that cannot renew stops before the peer declares it dead. */
+export function witnessTtlSeconds(config: Pick<FailoverConfig, 'deadTimeMs'>): number {
+  return Math.max(1, Math.floor(config.deadTimeMs / 1000));
+}
+
+/** An etcd client URL: http://host:port (no path, no credentials). */
+function witnessEndpoint(field: string, text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw invalid(
+      'bad-witness',
+      `${field}: "${text.slice(0, 80)}" is not a URL (e.g. http://198.18.0.4:2379)`,
+    );
+  }
+  if (url.protocol !== 'http:' || url.port === '' || url.username !== '' || url.pathname !== '/') {
+    throw invalid(
+      'bad-witness',
+      `${field}: "${text.slice(0, 80)}" must be http://host:port (an etcd client URL)`,
+    );
+  }
+  return `${url.protocol}//${url.host}`;
 }
 
 /** A link endpoint as host:port; a bare address gets the default heartbeat port. Empty stays empty. */
@@ -179,6 +211,7 @@ export function parseStoredConfig(text: string | undefined): FailoverConfig {
       intervalMs: typeof raw.intervalMs === 'number' ? raw.intervalMs : DEFAULT_INTERVAL_MS,
       deadTimeMs: typeof raw.deadTimeMs === 'number' ? raw.deadTimeMs : DEFAULT_DEAD_TIME_MS,
       portalPort: typeof raw.portalPort === 'number' ? raw.portalPort : 3260,
+      witness: Array.isArray(raw.witness) ? raw.witness.filter((w) => typeof w === 'string') : [],
     };
   } catch {
     return EMPTY_CONFIG;

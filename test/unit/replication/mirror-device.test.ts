@@ -196,6 +196,37 @@ describe('MirrorDevice', () => {
     await device.write(0, Buffer.alloc(4096, 10));
   });
 
+  it('holds a write made without the peer when this node may no longer write alone (witness lease gone)', async () => {
+    const local = new MemoryBlockDevice(SIZE);
+    const { log } = recordingLog();
+    let allowed = true;
+    let giveUp = (): void => undefined;
+    const suspended = new Promise<never>((_, reject) => {
+      giveUp = () => reject(new BlockIoError('unavailable', 'gave up the primary role'));
+    });
+    suspended.catch(() => undefined);
+    const device = new MirrorDevice({
+      local,
+      log,
+      peerLost: () => Promise.resolve(),
+      writable: () => true,
+      confirmAlone: () => (allowed ? undefined : suspended),
+    });
+    await device.write(0, Buffer.alloc(4096, 1)); // no peer, lease held: acknowledged
+    allowed = false;
+    let settled = false;
+    const write = device.write(4096, Buffer.alloc(4096, 2)).finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(settled, false, 'not acknowledged without the lease');
+    giveUp();
+    await assert.rejects(write, /gave up the primary role/);
+
+    // With the peer attached, protocol C needs no lease: the peer's acknowledgement is the proof.
+    const { peer } = fakePeer();
+    device.attachPeer(peer);
+    await device.write(8192, Buffer.alloc(4096, 3));
+  });
+
   it('a local failure is reported (MEDIUM ERROR upstairs) and the blocks count as out of sync', async () => {
     const { device, local, dirty } = mirror();
     const { peer } = fakePeer();

@@ -2,7 +2,7 @@
 // way round) and its rollback; and the failover settings' validation.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { applyConfig, EMPTY_CONFIG } from '../../../../src/ha/failover/config.js';
+import { applyConfig, EMPTY_CONFIG, witnessTtlSeconds } from '../../../../src/ha/failover/config.js';
 import { release, takeOver, type FailoverResources } from '../../../../src/ha/failover/executor.js';
 import { conflict, TandemError } from '../../../../src/lib/errors.js';
 
@@ -114,6 +114,11 @@ describe('failover settings', () => {
     ['a task name with a slash', { tasks: ['a/b'] }, 'invalid-name'],
     ['enabled without a ping node', { pingNodes: [] }, 'no-ping-node'],
     ['enabled without tasks', { tasks: [] }, 'no-tasks'],
+    ['a witness that is not a URL', { witness: ['198.18.0.4:2379'] }, 'bad-witness'],
+    ['a witness over another scheme', { witness: ['https://198.18.0.4:2379'] }, 'bad-witness'],
+    ['a witness without a port', { witness: ['http://198.18.0.4'] }, 'bad-witness'],
+    ['a witness URL with a path', { witness: ['http://198.18.0.4:2379/v3'] }, 'bad-witness'],
+    ['a witness URL with credentials', { witness: ['http://u:p@198.18.0.4:2379'] }, 'bad-witness'],
   ];
   for (const [what, change, code] of refusals) {
     it(`refuses ${what}`, () => {
@@ -126,6 +131,15 @@ describe('failover settings', () => {
       );
     });
   }
+
+  it('keeps witness endpoints as etcd client URLs, and a lease shorter than the dead time', () => {
+    const config = applyConfig(EMPTY_CONFIG, { ...complete, witness: ['http://198.18.0.4:2379/'] }, own);
+    assert.deepEqual(config.witness, ['http://198.18.0.4:2379']);
+    assert.deepEqual(applyConfig(config, { witness: [] }, own).witness, []);
+    assert.equal(witnessTtlSeconds(config), 2);
+    assert.equal(witnessTtlSeconds({ deadTimeMs: 900 }), 1);
+    assert.ok(witnessTtlSeconds({ deadTimeMs: 10_000 }) * 1000 <= 10_000);
+  });
 
   it('leaves the current settings untouched when it refuses', () => {
     const current = applyConfig(EMPTY_CONFIG, { ...complete, enabled: true }, own);
