@@ -34,6 +34,8 @@ import {
   loadFailoverState,
 } from '../ha/failover-service.js';
 import { HeartbeatMonitor } from '../ha/heartbeat/monitor.js';
+import { observeVipDriver } from '../ha/vip/observed-driver.js';
+import { VipWatchdog } from '../ha/watchdog/client.js';
 import type { Repositories } from '../config/repositories/index.js';
 import { DatarepService } from '../datarep/datarep-service.js';
 import { PasswordStore } from '../datarep/password-store.js';
@@ -79,6 +81,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   let iscsiService: IscsiService | undefined;
   let replicationService: ReplicationService | undefined;
   let failoverService: FailoverService | undefined;
+  let vipWatchdog: VipWatchdog | undefined;
   let taskLog: TaskLog | undefined;
   let nasService: NasService | undefined;
   let datarepService: DatarepService | undefined;
@@ -144,6 +147,14 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const portalAddress = await iscsi.start();
     // The virtual IP serves the iSCSI portal's port; the loopback driver probes it there.
     const network = new NetworkService(repos.network, { iscsiPort: portalAddress.port });
+    // Gives the virtual IP up should this daemon die or hang (src/ha/watchdog/): it learns the address
+    // from the drivers failover uses, and runs from the first heartbeat monitor (failover enabled and
+    // paired) or the first address taken, until the node stops.
+    const watchdog = new VipWatchdog({
+      logger,
+      timers: () => failoverService?.config() ?? loadFailoverConfig(repos.meta),
+    });
+    vipWatchdog = watchdog;
     const failover = new FailoverService({
       meta: repos.meta,
       replication,
@@ -152,14 +163,18 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
           const vip = network.virtualIpWithDriver();
           return vip ? { ...vip.vip, driver: vip.driver.kind } : null;
         },
-        driverFor: (kind) => network.driver(kind),
+        driverFor: (kind) => observeVipDriver(network.driver(kind), watchdog),
       },
       portal: {
         open: (address) => iscsi.openVirtualPortal(address),
         close: () => iscsi.closeVirtualPortal(),
       },
       describeTargets: (names) => describeFailoverTargets(repos, names),
-      createMonitor: (settings) => new HeartbeatMonitor({ ...settings, logger }),
+      createMonitor: (settings) => {
+        // Failover runs (enabled and paired): so does the watchdog, which then also catches a hang.
+        watchdog.start().catch((error: unknown) => logger.error({ err: error }, 'no virtual IP watchdog'));
+        return new HeartbeatMonitor({ ...settings, logger });
+      },
       logger,
       // Take-overs, releases and Sync volume show in Status -> Tasks next to the other tasks.
       record: (status, action, details) =>
@@ -250,6 +265,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
           logger.info('node stopping');
           await running.close();
           await failover.close();
+          await watchdog.stop();
           await iscsi.close();
           await replication.close();
           await datarep.close();
@@ -264,6 +280,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   } catch (error) {
     await servers?.close().catch(() => undefined);
     await failoverService?.close().catch(() => undefined);
+    await vipWatchdog?.stop().catch(() => undefined);
     await iscsiService?.close().catch(() => undefined);
     await replicationService?.close().catch(() => undefined);
     await datarepService?.close().catch(() => undefined);

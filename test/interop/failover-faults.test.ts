@@ -53,16 +53,23 @@ describe('never two writers (namespace lab, real client)', { timeout: 600_000 },
     let slot = 0;
     for (let i = 0; i < 3; i++) assert.ok(await tryWrite(pair, ledger, slot++, 'before', 10_000));
 
-    // Freeze a: its daemon stops, and the switch drops its frames (its kernel cannot answer ARP).
+    // Freeze a: its daemon and its virtual IP watchdog stop (the whole machine pauses: a daemon paused
+    // alone would be killed by its watchdog), and the switch drops its frames (its kernel cannot
+    // answer ARP).
     const macA = await lab.mac('a', lab.nic.data);
     const pid = pair.nodes.a.daemon.child.pid;
+    const watchdogPid = pair.watchdogPid('a');
     assert.ok(pid !== undefined);
+    assert.ok(watchdogPid !== undefined, "a's daemon logged its watchdog");
+    process.kill(watchdogPid, 'SIGSTOP');
     process.kill(pid, 'SIGSTOP');
     await lab.setLink('a', 'data', 'down');
     await lab.setLink('a', 'aux', 'down');
     let frozen = true;
     t.after(() => {
-      if (frozen) process.kill(pid, 'SIGCONT');
+      if (!frozen) return;
+      process.kill(pid, 'SIGCONT');
+      process.kill(watchdogPid, 'SIGCONT');
     });
 
     await waitFor(
@@ -99,6 +106,7 @@ describe('never two writers (namespace lab, real client)', { timeout: 600_000 },
     await lab.setLink('a', 'data', 'up');
     await lab.setLink('a', 'aux', 'up');
     process.kill(pid, 'SIGCONT');
+    process.kill(watchdogPid, 'SIGCONT');
     frozen = false;
     const resumedAt = performance.now();
 

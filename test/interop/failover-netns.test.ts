@@ -4,8 +4,9 @@
 // scenarios, in an order where each starts from a healthy pair with a active:
 //   1 kill -9 of a → b takes over;  6 a restarts passive → Sync volume → Failback;
 //   2 aux link down;  4 b cut off from peer and ping node;  5 manual failover and failback;
-//   3 a's data link down → the service moves to b;  7 kill -9 of b's daemon alone (its kernel keeps
-//   the address): a refuses to take it until b, restarted, drops it; then a serves.
+//   3 a's data link down → the service moves to b;  7 kill -9 of b's daemon alone: its watchdog
+//   drops the address and a takes over, duplicate-address check intact;  8 kill -9 of a's daemon and
+//   its watchdog (the kernel keeps the address): b refuses it until a, restarted, drops it.
 // Needs root (namespaces, ip addr, raw ARP) and a built dist/ (`npx tsc -p tsconfig.build.json`).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -132,10 +133,13 @@ describe('failover in network namespaces (iproute2 virtual IP, real client)', { 
         const killedAt = performance.now();
         s.diagnostic(`kill -9 of a at ${new Date().toISOString()}`);
         await pair.kill('a');
-        // A dead machine's kernel answers for nothing: the address goes with the daemon here. (Killing
-        // only the process would leave it bound in a's kernel, and b's duplicate-address check would
-        // rightly refuse to take it.)
-        await lab.execOk('a', ['ip', 'addr', 'del', `${lab.addr.data.vip}/24`, 'dev', lab.nic.data]);
+        // The daemon's watchdog removes the address at once, as a dead machine's kernel would answer
+        // for nothing (scenario 8 shows b's duplicate-address check when nobody removes it).
+        await waitFor(
+          "a's watchdog removes the address",
+          async () => ((await pair.vipHolders()).includes('a') ? undefined : true),
+          TIMERS.deadTimeMs,
+        );
         const seconds = await secondsToFirstIo(pair, ledger.reads(), killedAt);
         s.diagnostic(`kill -9 -> first successful I/O through the virtual IP: ${seconds.toFixed(2)} s`);
         const b = await pair.status('b');
@@ -254,27 +258,73 @@ describe('failover in network namespaces (iproute2 virtual IP, real client)', { 
     });
 
     await t.test(
-      '7. kill -9 of the active daemon alone (machine alive): the peer refuses the bound address until the restarted node drops it',
-      async () => {
+      '7. kill -9 of the active daemon alone (machine alive): its watchdog drops the address, a takes over with the duplicate-address check intact',
+      async (s) => {
         await waitFor('a back in sync as the secondary', () => inSync(pair, 'b'), 60_000);
+        const killedAt = performance.now();
         await pair.kill('b');
-        // b's kernel still answers for the address: a's duplicate-address check must refuse it.
         await waitFor(
-          "a's take-over refused by the duplicate-address check",
+          "the address gone from b's kernel within the dead time",
+          async () => ((await pair.vipHolders()).includes('b') ? undefined : true),
+          TIMERS.deadTimeMs,
+        );
+        s.diagnostic(
+          `address gone from b ${(performance.now() - killedAt).toFixed(0)} ms after kill -9 of its daemon`,
+        );
+        // b is down: wait for a alone (servedBy asks both nodes).
+        await waitFor(
+          'a active with the address',
+          async () =>
+            (await pair.status('a')).state === 'active' && JSON.stringify(await pair.vipHolders()) === '["a"]'
+              ? true
+              : undefined,
+          30_000,
+        );
+        await waitFor(
+          'I/O through the VIP on a',
+          async () => ((await pair.clientIo(ledger.reads(), 10_000)) ? true : undefined),
+          30_000,
+        );
+        const a = await pair.status('a');
+        assert.equal(a.lastTransition?.kind, 'take-over');
+        const steps = a.lastTransition.steps;
+        assert.ok(
+          steps.some((step) => step.step.startsWith('duplicate address check') && step.error === undefined),
+          'a took the address after its duplicate-address check found it free',
+        );
+        await writeThroughVip(pair, ledger);
+        // Back to two nodes: b restarts passive, resyncs on Sync volume.
+        await pair.restart('b');
+        await pair.call('a', 'POST', '/api/v1/failover/sync-volume', {});
+        await waitFor('b resynced', () => inSync(pair, 'a'), 120_000);
+      },
+    );
+
+    await t.test(
+      '8. kill -9 of the active daemon and its watchdog: the peer refuses the still-bound address until the restarted node drops it',
+      async () => {
+        const watchdog = pair.watchdogPid('a');
+        assert.ok(watchdog !== undefined, "a's daemon logged its watchdog");
+        // The watchdog first (the daemon would start another one after a second), then the daemon.
+        process.kill(watchdog, 'SIGKILL');
+        await pair.kill('a');
+        // a's kernel still answers for the address: b's duplicate-address check must refuse it.
+        await waitFor(
+          "b's take-over refused by the duplicate-address check",
           async () => {
-            const a = await pair.status('a');
-            const refused = a.lastTransition?.steps.some((step) =>
+            const b = await pair.status('b');
+            const refused = b.lastTransition?.steps.some((step) =>
               /another host answers for .*not taking the virtual IP/.test(step.error ?? ''),
             );
-            return a.lastTransition?.kind === 'take-over' && refused === true ? true : undefined;
+            return b.lastTransition?.kind === 'take-over' && refused === true ? true : undefined;
           },
           30_000,
         );
-        assert.deepEqual(await pair.vipHolders(), ['b'], 'never two holders');
-        // Restarted, b comes up passive and removes the address its dead daemon left bound; a, still
+        assert.deepEqual(await pair.vipHolders(), ['a'], 'never two holders');
+        // Restarted, a comes up passive and removes the address its dead daemon left bound; b, still
         // trying, then takes the service, and the client finds every write there.
-        await pair.restart('b');
-        await waitUntilServing(pair, ledger, 'a');
+        await pair.restart('a');
+        await waitUntilServing(pair, ledger, 'b');
         await writeThroughVip(pair, ledger);
       },
     );

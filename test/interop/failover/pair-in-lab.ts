@@ -68,6 +68,8 @@ export interface PairInLab {
   status(node: LabNode): Promise<FailoverView>;
   /** kill -9 of a node's daemon; resolves once it is gone. */
   kill(node: LabNode): Promise<void>;
+  /** The pid of the virtual IP watchdog the node's daemon started last (from its log), if any. */
+  watchdogPid(node: LabNode): number | undefined;
   /** Starts a node's daemon again on its data dir (it comes up passive). */
   restart(node: LabNode): Promise<void>;
   /** The lab nodes whose data0 carries the virtual IP right now, per `ip -j addr` in each namespace. */
@@ -276,6 +278,18 @@ export async function startPairInLab(
       const gone = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGKILL');
       await gone;
+    },
+    watchdogPid(node) {
+      let pid: number | undefined;
+      for (const line of nodes[node].daemon.output().split('\n')) {
+        if (!line.startsWith('{') || !line.includes('virtual IP watchdog started')) continue;
+        try {
+          pid = (JSON.parse(line) as { watchdogPid?: number }).watchdogPid ?? pid;
+        } catch {
+          // A line cut by the other stream's output.
+        }
+      }
+      return pid;
     },
     async restart(node) {
       nodes[node].daemon = await launch(node);
