@@ -34,6 +34,7 @@ import {
   loadFailoverState,
 } from '../ha/failover-service.js';
 import { HeartbeatMonitor } from '../ha/heartbeat/monitor.js';
+import { Witness } from '../ha/quorum/witness.js';
 import { observeVipDriver } from '../ha/vip/observed-driver.js';
 import { VipWatchdog } from '../ha/watchdog/client.js';
 import type { Repositories } from '../config/repositories/index.js';
@@ -170,6 +171,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         close: () => iscsi.closeVirtualPortal(),
       },
       describeTargets: (names) => describeFailoverTargets(repos, names),
+      createWitness: (settings) =>
+        new Witness({ ...settings, logger: logger.child({ component: 'witness' }) }),
       createMonitor: (settings) => {
         // Failover runs (enabled and paired): so does the watchdog, which then also catches a hang.
         watchdog.start().catch((error: unknown) => logger.error({ err: error }, 'no virtual IP watchdog'));

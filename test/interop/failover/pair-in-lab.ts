@@ -29,6 +29,7 @@ export interface FailoverView {
   readonly started: boolean;
   readonly term: number;
   readonly alarms: readonly string[];
+  readonly warnings: readonly string[];
   readonly virtualIp: { readonly held: boolean } | null;
   readonly pingNodeReachable: boolean;
   readonly peer: {
@@ -141,12 +142,20 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 /** Builds the lab, starts both nodes, configures the pair and starts failover with a active. */
 export async function startPairInLab(
   t: TestContext,
-  options: { timers?: PairTimers; volumeSize?: string } = {},
+  options: {
+    timers?: PairTimers;
+    volumeSize?: string;
+    /** Witness URLs (an etcd the test runs, e.g. in the ping node's namespace); none: ping-node mode. */
+    witness?: (lab: Lab) => readonly string[];
+    /** Runs once the lab exists, before the nodes start (e.g. to start the witness there). */
+    beforeNodes?: (lab: Lab) => Promise<void>;
+  } = {},
 ): Promise<PairInLab> {
   const timers = options.timers ?? { intervalMs: 500, deadTimeMs: 2500 };
   const lab = await createLab(t);
   const root = tempDir(t, 'tandem-failover-lab-');
   const { data, aux } = lab.addr;
+  await options.beforeNodes?.(lab);
 
   const serveArgs = (node: LabNode): string[] => [
     '--iscsi',
@@ -226,6 +235,7 @@ export async function startPairInLab(
       portalPort: 3260,
       intervalMs: timers.intervalMs,
       deadTimeMs: timers.deadTimeMs,
+      ...(options.witness === undefined ? {} : { witness: options.witness(lab) }),
       enabled: true,
     });
     await call(node, 'PUT', `/api/v1/network/nics/${lab.nic.data}`, { role: 'data' });
