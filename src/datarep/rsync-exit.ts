@@ -40,7 +40,11 @@ export function explainExit(code: number | null, signal: string | null, stderr: 
   if (code === 5 && refusal !== undefined) {
     if (/auth failed/i.test(refusal)) meaning = 'authentication failed: wrong ID or password';
     else if (/unknown module/i.test(refusal)) meaning = 'the destination share does not exist on the agent';
-    else if (/max connections/i.test(refusal)) meaning = 'the destination agent is at its connection limit';
+    else if (/max connections|too many connections/i.test(refusal)) {
+      meaning = 'the destination agent is at its connection limit';
+    } else if (/access denied/i.test(refusal)) {
+      meaning = "this node is not in the destination agent's allowed hosts";
+    }
   }
   if (code === 10 && /connection refused/i.test(stderr)) {
     meaning = 'cannot connect to the destination: connection refused (is the agent running?)';

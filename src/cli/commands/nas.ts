@@ -120,6 +120,13 @@ const showAgent = (a: AgentStatus): void =>
         ? null
         : `${a.lastExit.signal ?? `code ${String(a.lastExit.code)}`} at ${a.lastExit.at}`,
     ],
+    [
+      'connections',
+      a.enabled
+        ? `${a.gate.sessions} running, ${a.gate.authenticating} authenticating, ${a.gate.waiting} waiting`
+        : null,
+    ],
+    ['refused / dropped', a.enabled ? `${a.gate.refused} / ${a.gate.dropped}` : null],
     ['last error', a.lastError === null ? null : pc.red(a.lastError)],
     ['config file', a.configFile],
   ]);

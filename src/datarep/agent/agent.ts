@@ -1,15 +1,21 @@
 // The data replication agent: a supervised `rsync --daemon` serving one module per share that has
-// "use data replication" on. `apply()` takes the desired state, rewrites rsyncd.conf and the secrets
-// files atomically, and starts, stops or restarts rsync as needed. rsync reads its config again for
-// every connection, so share changes apply without a restart; only a new port or address needs one.
+// "use data replication" on, behind a gate (gate.ts) in this process that owns the agent's public
+// address and port. `apply()` takes the desired state, rewrites rsyncd.conf and the secrets files
+// atomically, points the gate at the address, allowed hosts and limits, and starts or stops rsync as
+// needed. rsync reads its config again for every connection, so share changes apply without a
+// restart; a new port or address moves only the gate. rsync itself listens on a loopback port chosen
+// afresh before each start.
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { messageOf } from '../../lib/errors.js';
 import { Mutex } from '../../lib/mutex.js';
 import type { Logger } from '../../observability/logger.js';
 import { checkSecretsFile, prepareAgentDir, removeStaleSecrets, writeFileAtomic } from './agent-files.js';
+import { AgentGate, type GateOptions, type GateStatus } from './gate.js';
 import {
   renderRsyncdConfig,
   renderSecretsFile,
+  RSYNC_LOOPBACK,
   type AgentListen,
   type AgentModule,
 } from './rsyncd-config.js';
@@ -47,6 +53,8 @@ export interface AgentStatus {
   readonly lastExit: SupervisorStatus['lastExit'];
   readonly lastError: string | null;
   readonly configFile: string;
+  /** The gate on the public address: whether it listens, and its connections and refusals. */
+  readonly gate: Omit<GateStatus, 'lastError'>;
 }
 
 export interface AgentOptions {
@@ -56,6 +64,8 @@ export interface AgentOptions {
   /** The rsync program (tests may point elsewhere). */
   readonly rsync?: string;
   readonly initialBackoffMs?: number;
+  /** Deadline and limits of the gate (tests make them short). */
+  readonly gate?: Omit<GateOptions, 'logger' | 'upstreamPort' | 'initialBackoffMs'>;
 }
 
 export class DataReplicationAgent {
@@ -63,18 +73,23 @@ export class DataReplicationAgent {
   private readonly secretsDir: string;
   private readonly mutex = new Mutex();
   private readonly supervisor: Supervisor;
+  private readonly gate: AgentGate;
   private desired: AgentDesiredState | null = null;
   private modules: AgentModule[] = [];
-  private listening: AgentListen | null = null;
+  /** The loopback port of the rsync started last (chosen by the preflight). */
+  private rsyncPort: number | null = null;
   private applyError: string | null = null;
 
   constructor(private readonly options: AgentOptions) {
     this.configFile = join(options.dir, 'rsyncd.conf');
     this.secretsDir = join(options.dir, 'secrets');
+    const logger = options.logger.child({ component: 'datarep-agent' });
+    const backoff =
+      options.initialBackoffMs === undefined ? {} : { initialBackoffMs: options.initialBackoffMs };
     this.supervisor = new Supervisor({
       // setpriv: rsync gets SIGKILL when this daemon dies, so it never outlives us holding the port.
       command: 'setpriv',
-      args: [
+      args: () => [
         '--pdeathsig',
         'KILL',
         '--',
@@ -82,12 +97,19 @@ export class DataReplicationAgent {
         '--daemon',
         '--no-detach',
         `--config=${this.configFile}`,
+        `--port=${String(this.rsyncPort)}`,
       ],
       logFile: join(options.dir, 'rsyncd.log'),
-      logger: options.logger.child({ component: 'datarep-agent' }),
+      logger,
       what: 'data replication agent',
       preflight: () => this.preflight(),
-      ...(options.initialBackoffMs === undefined ? {} : { initialBackoffMs: options.initialBackoffMs }),
+      ...backoff,
+    });
+    this.gate = new AgentGate({
+      ...options.gate,
+      logger,
+      upstreamPort: () => (this.supervisor.status().running ? this.rsyncPort : null),
+      ...backoff,
     });
   }
 
@@ -102,19 +124,16 @@ export class DataReplicationAgent {
       this.applyError = null;
       try {
         if (!desired.enabled) {
+          await this.gate.close();
           await this.supervisor.stop();
-          this.listening = null;
           this.modules = [];
           await prepareAgentDir(this.options.dir);
           await removeStaleSecrets(this.secretsDir, new Set());
           return;
         }
         await this.writeFiles(desired);
-        const listenChanged =
-          this.listening !== null &&
-          (this.listening.port !== desired.listen.port || this.listening.address !== desired.listen.address);
-        if (listenChanged) await this.supervisor.stop();
-        this.listening = desired.listen;
+        this.gate.configure({ allowedHosts: desired.allowedHosts, maxConnections: desired.maxConnections });
+        await this.gate.listen(desired.listen); // never throws: a port it cannot have is retried
         await this.supervisor.start();
       } catch (error) {
         this.applyError = messageOf(error);
@@ -128,10 +147,11 @@ export class DataReplicationAgent {
 
   status(): AgentStatus {
     const process = this.supervisor.status();
+    const { lastError: gateError, ...gate } = this.gate.status();
     const desired = this.desired;
     return {
       enabled: desired?.enabled ?? false,
-      running: process.running,
+      running: process.running && gate.listening,
       pid: process.pid,
       address: desired?.listen.address ?? '',
       port: desired?.listen.port ?? 0,
@@ -139,13 +159,17 @@ export class DataReplicationAgent {
       startedAt: process.startedAt,
       restarts: process.restarts,
       lastExit: process.lastExit,
-      lastError: this.applyError ?? process.lastError,
+      lastError: this.applyError ?? gateError ?? process.lastError,
       configFile: this.configFile,
+      gate,
     };
   }
 
   close(): Promise<void> {
-    return this.mutex.run(() => this.supervisor.stop());
+    return this.mutex.run(async () => {
+      await this.gate.close();
+      await this.supervisor.stop();
+    });
   }
 
   private async writeFiles(desired: AgentDesiredState): Promise<void> {
@@ -164,8 +188,6 @@ export class DataReplicationAgent {
     }
     const config = renderRsyncdConfig(
       {
-        port: desired.listen.port,
-        address: desired.listen.address,
         maxConnections: desired.maxConnections,
         allowedHosts: desired.allowedHosts,
         lockFile: join(this.options.dir, 'rsyncd.lock'),
@@ -178,8 +200,24 @@ export class DataReplicationAgent {
     this.modules = modules;
   }
 
-  /** Before rsync starts: every secrets file it will read is 0600 (or stricter) and ours. */
+  /**
+   * Before rsync starts: every secrets file it will read is 0600 (or stricter) and ours, and a free
+   * loopback port for it (a fresh one each start, so a port taken meanwhile costs one restart).
+   */
   private async preflight(): Promise<void> {
     for (const module of this.modules) await checkSecretsFile(module.secretsFile);
+    this.rsyncPort = await freeLoopbackPort();
   }
+}
+
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, RSYNC_LOOPBACK, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -3,13 +3,21 @@
 //
 // Values are written as given: the NAS side has already refused anything that rsyncd.conf would read
 // differently (newlines, control characters, %VAR% references, leading/trailing spaces).
+import { compileAllowedHosts } from './allowed-hosts.js';
 
 export interface AgentListen {
   readonly port: number;
   readonly address: string;
 }
 
-export interface AgentGlobals extends AgentListen {
+/**
+ * Where rsync listens: loopback only, on a port given on its command line (--port). The agent's gate
+ * (gate.ts) owns the public address and port and is the only client rsync trusts to name the real
+ * client in a PROXY protocol header.
+ */
+export const RSYNC_LOOPBACK = '127.0.0.1';
+
+export interface AgentGlobals {
   readonly maxConnections: number;
   /** Empty: every host may connect (the password still guards each share). */
   readonly allowedHosts: readonly string[];
@@ -34,8 +42,14 @@ export const AGENT_IO_TIMEOUT_SECONDS = 600;
 export function renderRsyncdConfig(globals: AgentGlobals, modules: readonly AgentModule[]): string {
   const lines = [
     '# Written by Tandem (the data replication agent); rewritten on every change, edits are lost.',
-    `port = ${globals.port}`,
-    `address = ${globals.address}`,
+    '# rsync listens on loopback; the port is on its command line. Clients reach it through the gate',
+    '# in the node daemon, which passes their address in a PROXY protocol header.',
+    `address = ${RSYNC_LOOPBACK}`,
+    'proxy protocol = yes',
+    `proxy protocol hosts = ${RSYNC_LOOPBACK}`,
+    // The gate has checked host names already; without name entries rsync needs no DNS at all (a
+    // slow resolver would otherwise hold up every handshake).
+    `reverse lookup = ${compileAllowedHosts(globals.allowedHosts).needsReverse ? 'yes' : 'no'}`,
     'use chroot = yes',
     `max connections = ${globals.maxConnections}`,
     `lock file = ${globals.lockFile}`,
@@ -45,6 +59,8 @@ export function renderRsyncdConfig(globals: AgentGlobals, modules: readonly Agen
     `timeout = ${AGENT_IO_TIMEOUT_SECONDS}`,
     'strict modes = yes',
   ];
+  // Checked by the gate before rsync sees the client, and again by rsync with the address the gate
+  // passes on (rsync's module list ignores it, which is why the gate is needed).
   if (globals.allowedHosts.length > 0) lines.push(`hosts allow = ${globals.allowedHosts.join(' ')}`);
   for (const module of modules) {
     lines.push(

@@ -9,7 +9,8 @@ import type { Logger } from '../../observability/logger.js';
 
 export interface SupervisorOptions {
   readonly command: string;
-  readonly args: readonly string[];
+  /** The arguments, or a function that gives them for each start (after the preflight). */
+  readonly args: readonly string[] | (() => readonly string[]);
   readonly logger: Logger;
   /** A short name for log lines, e.g. "data replication agent". */
   readonly what: string;
@@ -120,7 +121,8 @@ export class Supervisor {
   }
 
   private spawnNow(): void {
-    const { command, args, logger, what } = this.options;
+    const { command, logger, what } = this.options;
+    const args = typeof this.options.args === 'function' ? this.options.args() : this.options.args;
     const started: { pid?: number } = {};
     const forward = (line: string): void => {
       if (line.trim() !== '') logger.info({ what, childPid: started.pid }, line);

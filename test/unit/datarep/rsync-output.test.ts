@@ -107,6 +107,14 @@ describe('rsync exit codes', () => {
     assert.match(explainExit(5, null, sample('unknown-module-5.stderr')), /destination share does not exist/);
   });
 
+  it("the agent's refusals: not an allowed host, too many connections", () => {
+    const denied =
+      '@ERROR: access denied to this agent from 192.0.2.7\nrsync error: error starting client-server protocol (code 5) at main.c(1954) [sender=3.5.0]\n';
+    assert.match(explainExit(5, null, denied), /^this node is not in the destination agent's allowed hosts/);
+    const busy = '@ERROR: too many connections from 192.0.2.7 -- try again later\n';
+    assert.match(explainExit(5, null, busy), /^the destination agent is at its connection limit/);
+  });
+
   it('connection refused, partial transfer, and kill by signal', () => {
     assert.match(
       explainExit(10, null, sample('refused-10.stderr')),

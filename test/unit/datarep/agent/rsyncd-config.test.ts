@@ -3,21 +3,23 @@ import { test } from 'node:test';
 import { renderRsyncdConfig, renderSecretsFile } from '../../../../src/datarep/agent/rsyncd-config.js';
 
 const globals = {
-  port: 873,
-  address: '0.0.0.0',
   maxConnections: 10,
   allowedHosts: [] as string[],
   lockFile: '/var/tandem/datarep-agent/rsyncd.lock',
   logFile: '/var/tandem/datarep-agent/rsyncd.log',
 };
 
-test('no shares: the global section only, no hosts allow line', () => {
+test('no shares: the global section only, rsync on loopback behind the gate, no hosts allow line', () => {
   assert.equal(
     renderRsyncdConfig(globals, []),
     [
       '# Written by Tandem (the data replication agent); rewritten on every change, edits are lost.',
-      'port = 873',
-      'address = 0.0.0.0',
+      '# rsync listens on loopback; the port is on its command line. Clients reach it through the gate',
+      '# in the node daemon, which passes their address in a PROXY protocol header.',
+      'address = 127.0.0.1',
+      'proxy protocol = yes',
+      'proxy protocol hosts = 127.0.0.1',
+      'reverse lookup = no',
       'use chroot = yes',
       'max connections = 10',
       'lock file = /var/tandem/datarep-agent/rsyncd.lock',
@@ -29,12 +31,10 @@ test('no shares: the global section only, no hosts allow line', () => {
   );
 });
 
-test('one module per share, allowed hosts, port and address as set', () => {
+test('one module per share, allowed hosts as set', () => {
   const text = renderRsyncdConfig(
     {
       ...globals,
-      port: 10873,
-      address: '127.0.0.1',
       maxConnections: 2,
       allowedHosts: ['192.0.2.0/24', 'backup.example.com'],
     },
@@ -59,8 +59,13 @@ test('one module per share, allowed hosts, port and address as set', () => {
     text,
     [
       '# Written by Tandem (the data replication agent); rewritten on every change, edits are lost.',
-      'port = 10873',
+      '# rsync listens on loopback; the port is on its command line. Clients reach it through the gate',
+      '# in the node daemon, which passes their address in a PROXY protocol header.',
       'address = 127.0.0.1',
+      'proxy protocol = yes',
+      'proxy protocol hosts = 127.0.0.1',
+      // A host name entry: rsync checks it too, with its own reverse lookup.
+      'reverse lookup = yes',
       'use chroot = yes',
       'max connections = 2',
       'lock file = /var/tandem/datarep-agent/rsyncd.lock',
@@ -95,6 +100,15 @@ test('one module per share, allowed hosts, port and address as set', () => {
       '',
     ].join('\n'),
   );
+});
+
+test('reverse lookup only when an allowed host is a name or pattern', () => {
+  const reverse = (allowedHosts: string[]) =>
+    /^reverse lookup = (\w+)$/m.exec(renderRsyncdConfig({ ...globals, allowedHosts }, []))?.[1];
+  assert.equal(reverse([]), 'no');
+  assert.equal(reverse(['192.0.2.7', '198.51.100.0/24', '2001:db8::/32']), 'no');
+  assert.equal(reverse(['192.0.2.7', '*.example.com']), 'yes');
+  assert.equal(reverse(['backup']), 'yes');
 });
 
 test('secrets file: one user:password line', () => {
