@@ -745,6 +745,10 @@ export class FailoverService implements FailoverControl {
     };
     return {
       holdReplication: (task) => replication.hold(local(task)),
+      releaseHold: (task) => {
+        replication.unhold(local(task));
+        return Promise.resolve();
+      },
       promote: async (task) => {
         await replication.promote(local(task), false);
       },

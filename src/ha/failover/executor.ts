@@ -9,6 +9,8 @@ import { messageOf } from '../../lib/errors.js';
 export interface FailoverResources {
   /** Holds a task's replication link down (the peer must not reconnect before "Sync volume"). */
   holdReplication(task: string): Promise<void>;
+  /** Undoes holdReplication (a take-over that failed leaves replication as it found it). */
+  releaseHold(task: string): Promise<void>;
   promote(task: string): Promise<void>;
   demote(task: string): Promise<void>;
   /** Duplicate-address detection, then the address and its announcement; throws the conflict
@@ -57,7 +59,13 @@ export async function takeOver(
   };
   try {
     if (options.holdPeer) {
-      for (const task of tasks) await run(`hold replication ${task}`, () => resources.holdReplication(task));
+      for (const task of tasks) {
+        await run(
+          `hold replication ${task}`,
+          () => resources.holdReplication(task),
+          () => resources.releaseHold(task),
+        );
+      }
     }
     for (const task of tasks) {
       await run(

@@ -20,6 +20,7 @@ function recorder(options: { inUse?: boolean; failOn?: string } = {}): {
     calls,
     resources: {
       holdReplication: (task) => step(`hold ${task}`)(),
+      releaseHold: (task) => step(`unhold ${task}`)(),
       promote: (task) => step(`promote ${task}`)(),
       demote: (task) => step(`demote ${task}`)(),
       acquireVirtualIp: () => {
@@ -64,6 +65,22 @@ describe('failover executor', () => {
       return true;
     });
     assert.deepEqual(calls, ['promote t1', 'promote t2', 'acquire', 'demote t2', 'demote t1']);
+  });
+
+  it('lifts the replication holds it added when a later step fails (nothing stays held)', async () => {
+    const { calls, resources } = recorder({ inUse: true });
+    await assert.rejects(takeOver(resources, ['t1', 't2'], { holdPeer: true }), /someone answers/);
+    assert.deepEqual(calls, [
+      'hold t1',
+      'hold t2',
+      'promote t1',
+      'promote t2',
+      'acquire',
+      'demote t2',
+      'demote t1',
+      'unhold t2',
+      'unhold t1',
+    ]);
   });
 
   it('undoes the address when the portal cannot open', async () => {
