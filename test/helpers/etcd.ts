@@ -6,9 +6,9 @@
 // the host; a host-side test server takes other ports).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../src/lib/free-port.js';
 
 export interface EtcdOptions {
   /** Run inside this network namespace: `ip netns exec <netns> etcd ...`. */
@@ -54,19 +54,6 @@ export interface Teardown {
 }
 
 const OUTPUT_LIMIT = 64 * 1024;
-
-/** A port that was free a moment ago on this address (etcd is started right after). */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;

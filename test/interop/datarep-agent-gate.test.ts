@@ -5,7 +5,7 @@
 // agent closes them at its deadline. Other loopback addresses (127.0.0.x) stand for other hosts.
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,18 +14,7 @@ import { AUTH_DEADLINE_MS } from '../../src/datarep/agent/gate.js';
 import { cliJson, startDaemon } from '../helpers/daemon.js';
 import { run } from '../helpers/programs.js';
 import { tempDir } from '../helpers/temp-dir.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../../src/lib/free-port.js';
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -5,7 +5,6 @@
 // needed. rsync reads its config again for every connection, so share changes apply without a
 // restart; a new port or address moves only the gate. rsync itself listens on a loopback port chosen
 // afresh before each start.
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { messageOf } from '../../lib/errors.js';
 import { Mutex } from '../../lib/mutex.js';
@@ -20,6 +19,7 @@ import {
   type AgentModule,
 } from './rsyncd-config.js';
 import { Supervisor, type SupervisorStatus } from './supervisor.js';
+import { freePort } from '../../lib/free-port.js';
 
 /** The agent's directory inside a node's data dir. */
 export const agentDirIn = (dataDir: string): string => join(dataDir, 'datarep-agent');
@@ -206,18 +206,6 @@ export class DataReplicationAgent {
    */
   private async preflight(): Promise<void> {
     for (const module of this.modules) await checkSecretsFile(module.secretsFile);
-    this.rsyncPort = await freeLoopbackPort();
+    this.rsyncPort = await freePort(RSYNC_LOOPBACK);
   }
-}
-
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, RSYNC_LOOPBACK, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }

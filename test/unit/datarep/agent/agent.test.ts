@@ -11,17 +11,7 @@ import { DataReplicationAgent, type AgentDesiredState } from '../../../../src/da
 import { createLogger } from '../../../../src/observability/logger.js';
 import { run } from '../../../helpers/programs.js';
 import { tempDir } from '../../../helpers/temp-dir.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
+import { freePort } from '../../../../src/lib/free-port.js';
 
 async function listModules(port: number): Promise<string> {
   for (let i = 0; i < 100; i++) {

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { LoopbackVipDriver, listenerAt } from '../../../../src/ha/vip/loopback-driver.js';
 import type { VirtualIp } from '../../../../src/ha/vip/types.js';
 import { isTandemError } from '../../../../src/lib/errors.js';
+import { freePort } from '../../../../src/lib/free-port.js';
 
 async function listen(
   t: { after(fn: () => Promise<void>): void },
@@ -19,16 +20,6 @@ async function listen(
   const address = server.address();
   assert.ok(address !== null && typeof address === 'object');
   return { server, port: address.port };
-}
-
-/** A port on which nothing listens: bind one, note it, close it. */
-async function freePort(host: string): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const address = server.address();
-  assert.ok(address !== null && typeof address === 'object');
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return address.port;
 }
 
 const vipAt = (address: string, port: number): VirtualIp => ({

@@ -3,26 +3,17 @@
 // process group, is paused, blocks its event loop, or stops cleanly. The iproute2 address in a
 // network namespace is test/interop/vip-watchdog.test.ts.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { listenerAt } from '../../../../src/ha/vip/loopback-driver.js';
 import { watchdogTiming } from '../../../../src/ha/watchdog/decide.js';
 import type { FakeDaemonConfig } from '../../../helpers/fake-vip-daemon.js';
 import { processAlive, startFakeDaemon, waitFor } from '../../../helpers/watchdog.js';
+import { freePort } from '../../../../src/lib/free-port.js';
 
 const TIMERS = { intervalMs: 500, deadTimeMs: 2500 };
 const ALLOWED = watchdogTiming(TIMERS).allowedSilenceMs;
 /** The bound of every wait: the dead time, and a margin for a loaded two-core machine. */
 const WITHIN_MS = TIMERS.deadTimeMs + 1500;
-
-async function freePort(host: string): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const address = server.address();
-  assert.ok(address !== null && typeof address === 'object');
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return address.port;
-}
 
 async function config(): Promise<FakeDaemonConfig> {
   const address = `127.0.${String(100 + Math.floor(Math.random() * 100))}.${String(2 + Math.floor(Math.random() * 250))}`;
