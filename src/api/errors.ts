@@ -83,22 +83,27 @@ export const FALLBACK_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
 };
 
+/** What the HTTP parser's refusals are answered with, by its error code. */
+const PARSER_REFUSALS: Readonly<Record<string, { status: number; code: string; message: string }>> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: 'headers-too-large',
+    message: 'the request headers (or the URL) are too large',
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    code: 'request-timeout',
+    message: 'the request took too long to arrive',
+  },
+};
+const NOT_HTTP = { status: 400, code: 'bad-http-request', message: 'the request is not valid HTTP' };
+
 /** Requests the HTTP parser refuses before Fastify sees them (a header block over the limit: 431,
  * a malformed request line: 400, a request that takes too long: 408). */
 export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
   if (error.code === 'ECONNRESET' || !socket.writable) return;
-  const status =
-    error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-  const body = JSON.stringify(
-    errorBody(
-      status === 431 ? 'headers-too-large' : status === 408 ? 'request-timeout' : 'bad-http-request',
-      status === 431
-        ? 'the request headers (or the URL) are too large'
-        : status === 408
-          ? 'the request took too long to arrive'
-          : 'the request is not valid HTTP',
-    ),
-  );
+  const { status, code, message } = PARSER_REFUSALS[error.code ?? ''] ?? NOT_HTTP;
+  const body = JSON.stringify(errorBody(code, message));
   socket.end(
     [
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Bad Request'}`,

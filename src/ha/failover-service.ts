@@ -28,10 +28,10 @@ import {
   applyConfig,
   MAX_CLOCK_OFFSET_MS,
   parseStoredConfig,
+  witnessTtlSeconds,
   type FailoverConfig,
   type FailoverConfigInput,
 } from './failover/config.js';
-import { witnessTtlSeconds } from './failover/config.js';
 import { decide, type Decision, type Observation, type PeerAdvert } from './failover/decide.js';
 import { release, takeOver, type FailoverResources, type Step } from './failover/executor.js';
 import type { FlatObject, MonitorSnapshot } from './heartbeat/types.js';
@@ -103,7 +103,6 @@ export interface FailoverReplication {
   hold(name: string): Promise<void>;
   unhold(name: string): void;
   isHeld(name: string): boolean;
-  /** The peer's fencing request: mark this (secondary) copy outdated. Returns the disk state after. */
   /** Outdates this node's copy if it is an up-to-date secondary; says what the copy is afterwards. */
   outdateByPeer(name: string): Promise<{ role: string; diskState: string }>;
 }
@@ -594,17 +593,17 @@ export class FailoverService implements FailoverControl {
         this.#advertise();
         return;
       }
+      if (this.#role === 'active' && this.#witness !== null && !this.#witness.holds()) {
+        await this.#release('this node no longer holds the witness lease', false).catch(() => undefined);
+        this.#advertise();
+        return;
+      }
       const observation: Observation = {
         aux: snapshot.links.find((l) => l.name === 'aux')?.alive === true,
         data: snapshot.links.find((l) => l.name === 'data')?.alive === true,
         ping: snapshot.ping.reachable,
         peer,
       };
-      if (this.#role === 'active' && this.#witness !== null && !this.#witness.holds()) {
-        await this.#release('this node no longer holds the witness lease', false).catch(() => undefined);
-        this.#advertise();
-        return;
-      }
       this.#recordSyncState();
       const decision = decide(
         {
@@ -677,7 +676,9 @@ export class FailoverService implements FailoverControl {
       this.#transition('take-over', true, steps, reason);
     } catch (error) {
       const steps = (error as { steps?: Step[] }).steps ?? [];
-      this.#undoHolds(holdsBefore);
+      // Replication as it was found: the executor lifted the holds it added; the persisted list goes
+      // back too, so a restart does not hold it again. The term stays (terms only grow).
+      this.#saveState({ ...this.#state, holds: [...holdsBefore] });
       await this.#witness?.release().catch(() => undefined);
       this.#transition('take-over', false, steps, `${reason}: ${messageOf(error)}`);
       throw error;
@@ -685,18 +686,6 @@ export class FailoverService implements FailoverControl {
       this.#transitioning = null;
       this.#advertise();
     }
-  }
-
-  /** A failed take-over leaves replication as it found it: holds it added are lifted (in memory and
-   * on disk), so the peer can reconnect and the pair resync without an administrator. The term stays
-   * (terms only grow). */
-  #undoHolds(holdsBefore: readonly string[]): void {
-    for (const task of this.#config.tasks) {
-      if (holdsBefore.includes(task)) continue;
-      const local = this.#o.replication.localTaskName(task);
-      if (local !== null) this.#o.replication.unhold(local);
-    }
-    this.#saveState({ ...this.#state, holds: [...holdsBefore] });
   }
 
   async #release(reason: string, offer: boolean): Promise<void> {
@@ -744,7 +733,16 @@ export class FailoverService implements FailoverControl {
       return { ...current, port: this.#config.portalPort };
     };
     return {
-      holdReplication: (task) => replication.hold(local(task)),
+      // A hold that fails part-way is lifted here; the executor undoes the holds that completed.
+      holdReplication: async (task) => {
+        const name = local(task);
+        try {
+          await replication.hold(name);
+        } catch (error) {
+          replication.unhold(name);
+          throw error;
+        }
+      },
       releaseHold: (task) => {
         replication.unhold(local(task));
         return Promise.resolve();

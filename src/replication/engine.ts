@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { invalid, conflict } from '../lib/errors.js';
+import { Mutex } from '../lib/mutex.js';
 import { FileBlockDevice } from '../storage/backends/file-device.js';
 import { BlockIoError } from '../storage/block-device.js';
 import type { ConnectionStatus, ResyncProgress, TaskStatus, VerifyProgress } from './control.js';
@@ -21,7 +22,6 @@ import { ReplicationMetadata } from './metadata/replication-metadata.js';
 import { MirrorDevice, type PeerDataPath } from './mirror-device.js';
 import type { PeerChannel } from './peer/index.js';
 import type { FencingVerdict } from './fencing.js';
-import { Mutex } from '../lib/mutex.js';
 import { runResync, type ResyncRun } from './resync.js';
 import { decideSync, type SyncDecision } from './state/sync-decision.js';
 import {
@@ -495,6 +495,7 @@ export class ReplicationEngine {
     if (reservations !== undefined) this.replicatePrState(reservations);
     // `.then(expectAck)` rather than an async wrapper: one promise less per mirrored write.
     const path: PeerDataPath = {
+      // A write that fits one message (nearly all) goes without the split's array and Promise.all.
       write: (offset, data, fua) =>
         data.length <= MAX_DATA_LENGTH
           ? channel.request({ type: 'write', offset: BigInt(offset), fua, data }).then(expectAck)
@@ -648,17 +649,19 @@ export class ReplicationEngine {
   async #peerLost(reason: string): Promise<void> {
     // Demoted (the mirror is detached on the way to secondary): no write follows, nothing to fence.
     if (this.#role !== 'primary') return;
-    if (!this.#meta.flags.peerOutdated) {
-      const verdict: FencingVerdict = this.#options.fencePeer
-        ? await this.#options.fencePeer(reason).catch((): FencingVerdict => ({ kind: 'no-answer' }))
-        : { kind: 'no-answer' };
-      if (verdict.kind === 'refused') await this.#suspendUntilDemoted(`fencing refused: ${verdict.reason}`);
+    if (this.#meta.flags.peerOutdated) {
       this.#peerDiskState = 'outdated';
-      await this.#meta.setGenerations(startNewGeneration(this.#meta.generations, newGenerationId()));
-      await this.#meta.setFlags({ peerOutdated: true });
-      await this.#meta.flush();
-      this.#log.warn({ reason }, 'peer lost: marked outdated, new data generation, writes continue alone');
+      return;
     }
+    const verdict: FencingVerdict = this.#options.fencePeer
+      ? await this.#options.fencePeer(reason).catch((): FencingVerdict => ({ kind: 'no-answer' }))
+      : { kind: 'no-answer' };
+    if (verdict.kind === 'refused') await this.#suspendUntilDemoted(`fencing refused: ${verdict.reason}`);
+    this.#peerDiskState = 'outdated';
+    await this.#meta.setGenerations(startNewGeneration(this.#meta.generations, newGenerationId()));
+    await this.#meta.setFlags({ peerOutdated: true });
+    await this.#meta.flush();
+    this.#log.warn({ reason }, 'peer lost: marked outdated, new data generation, writes continue alone');
   }
 
   /** The peer serves, or may: no write here is acknowledged. Writes wait (the initiator sees no

@@ -11,14 +11,14 @@
 // foreign directory). NAS snapshots, their trash and `meta/` live elsewhere in the pool and are not
 // looked at.
 import type { Dirent } from 'node:fs';
-import { lstat, readdir, readFile } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PoolRecord } from '../config/repositories/pools-repo.js';
 import type { Repositories } from '../config/repositories/index.js';
 import { messageOf } from '../lib/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { stagedImageName } from '../storage/backends/image-file.js';
-import { POOL_MARKER } from './pool-service.js';
+import { readPoolMarker } from './pool-service.js';
 import { setAside } from './set-aside.js';
 import { ownedPaths, poolDirs, REPLICATION_METADATA_SUFFIX, volumePath } from './volume-paths.js';
 
@@ -123,6 +123,5 @@ async function entries(dir: string): Promise<Dirent[]> {
 }
 
 async function isMarkedAs(pool: PoolRecord): Promise<boolean> {
-  const marker = await readFile(join(pool.path, POOL_MARKER), 'utf8').catch(() => null);
-  return marker?.trim() === pool.id;
+  return (await readPoolMarker(pool.path).catch(() => null)) === pool.id;
 }

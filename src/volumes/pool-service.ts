@@ -197,16 +197,23 @@ export class PoolService {
 
   /** Makes sure the pool's subdirectories exist and that the directory is still this pool's. */
   private async prepareDirectory(pool: PoolRecord): Promise<void> {
-    const marker = join(pool.path, POOL_MARKER);
-    if (existsSync(marker)) {
-      const owner = (await readFile(marker, 'utf8')).trim();
-      if (owner !== pool.id) {
-        throw conflict('pool-path-claimed', `${pool.path} is marked as another pool (${owner})`);
-      }
-    } else {
-      await writeFile(marker, `${pool.id}\n`, { mode: 0o600 });
+    const owner = await readPoolMarker(pool.path);
+    if (owner === null) {
+      await writeFile(join(pool.path, POOL_MARKER), `${pool.id}\n`, { mode: 0o600 });
+    } else if (owner !== pool.id) {
+      throw conflict('pool-path-claimed', `${pool.path} is marked as another pool (${owner})`);
     }
     for (const dir of Object.values(poolDirs(pool))) await mkdir(dir, { recursive: true, mode: 0o700 });
+  }
+}
+
+/** The pool id a directory's marker names, or null when it has none. */
+export async function readPoolMarker(path: string): Promise<string | null> {
+  try {
+    return (await readFile(join(path, POOL_MARKER), 'utf8')).trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
   }
 }
 

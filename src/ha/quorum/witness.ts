@@ -28,25 +28,17 @@ import {
   type LeaseTiming,
   type SeenKey,
 } from './witness-lease.js';
+import type { WitnessGrant, WitnessPort, WitnessSettings } from './witness-port.js';
 
-export interface WitnessOptions {
-  /** etcd client URLs, e.g. ['http://198.18.0.4:2379']. */
-  readonly endpoints: readonly string[];
-  /** Names the pair: the key is `/tandem/<pairId>/active`. */
-  readonly pairId: string;
-  /** The value this node writes. */
-  readonly nodeName: string;
-  /** Lease TTL (integer >= 1). */
-  readonly ttlSeconds: number;
+export type { WitnessGrant };
+
+/** The settings (endpoints, pairId: the key is `/tandem/<pairId>/active`, nodeName: the value this
+ * node writes, ttlSeconds: an integer >= 1), and where to log. */
+export interface WitnessOptions extends WitnessSettings {
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Monotonic ms; default performance.now. */
   readonly now?: () => number;
 }
-
-export type WitnessGrant =
-  | { readonly kind: 'granted' }
-  | { readonly kind: 'held-by-peer'; readonly holder: string }
-  | { readonly kind: 'unreachable'; readonly error: string };
 
 /** At most this many keepalives wait for an answer at once (each has a deadline anyway). */
 const MAX_KEEPALIVES_IN_FLIGHT = 3;
@@ -68,7 +60,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
  * Emits 'lost' (reason: string) once when a held lease is lost: etcd says it is gone, or no keepalive
  * was answered before the validity ran out. Not emitted on release() or close().
  */
-export class Witness extends EventEmitter {
+export class Witness extends EventEmitter implements WitnessPort {
   private readonly options: WitnessOptions;
   private readonly timing: LeaseTiming;
   private readonly key: string;
