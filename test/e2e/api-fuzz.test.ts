@@ -9,23 +9,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startDaemon } from '../helpers/daemon.js';
 import { apiOverSocket, createLab } from '../helpers/netns-lab.js';
+import { documentedRoutes, type JsonSchema } from '../helpers/openapi-routes.js';
 import { tempDir } from '../helpers/temp-dir.js';
-
-interface JsonSchema {
-  type?: string | string[];
-  properties?: Record<string, JsonSchema>;
-  required?: string[];
-  enum?: unknown[];
-  anyOf?: JsonSchema[];
-  items?: JsonSchema;
-  minimum?: number;
-}
-
-interface Operation {
-  readonly method: string;
-  readonly path: string;
-  readonly body: JsonSchema | undefined;
-}
 
 const HOSTILE_VALUES: readonly unknown[] = [
   '',
@@ -113,22 +98,7 @@ describe('API hostile input', () => {
       201,
     );
 
-    const spec = (await call('GET', '/api/openapi.json')).body as {
-      paths: Record<
-        string,
-        Record<string, { requestBody?: { content?: Record<string, { schema?: JsonSchema }> } }>
-      >;
-    };
-    const operations: Operation[] = [];
-    for (const [path, methods] of Object.entries(spec.paths)) {
-      for (const [method, operation] of Object.entries(methods)) {
-        operations.push({
-          method: method.toUpperCase(),
-          path,
-          body: operation.requestBody?.content?.['application/json']?.schema,
-        });
-      }
-    }
+    const operations = documentedRoutes((await call('GET', '/api/openapi.json')).body);
 
     const failures: string[] = [];
     let requests = 0;

@@ -5,6 +5,7 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { api, runCli, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { documentedRoutes } from '../helpers/openapi-routes.js';
 import { basic, rawHttp, spellingsOf, type RawResponse } from '../helpers/raw-http.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -16,27 +17,12 @@ interface Operation {
   readonly method: string;
   readonly path: string;
   readonly isPublic: boolean;
-  readonly hasBody: boolean;
 }
 
-/** The routes as the running server documents them; the app refuses to start with a protected route
- * that is missing from this document, so nothing escapes the sweep. */
+/** The routes as the running server documents them, with their parameters filled in. */
 async function operationsOf(daemon: Daemon): Promise<Operation[]> {
-  const spec = (await api(daemon.apiUrl, 'GET', '/api/openapi.json')).body as {
-    paths: Record<string, Record<string, { security?: unknown[]; requestBody?: unknown }>>;
-  };
-  const operations: Operation[] = [];
-  for (const [path, methods] of Object.entries(spec.paths)) {
-    for (const [method, operation] of Object.entries(methods)) {
-      operations.push({
-        method: method.toUpperCase(),
-        path: fillParams(path),
-        isPublic: Array.isArray(operation.security) && operation.security.length === 0,
-        hasBody: operation.requestBody !== undefined,
-      });
-    }
-  }
-  return operations;
+  const document = (await api(daemon.apiUrl, 'GET', '/api/openapi.json')).body;
+  return documentedRoutes(document).map((route) => ({ ...route, path: fillParams(route.path) }));
 }
 
 /** Path parameters name real objects, so a request that got through would visibly change them. */

@@ -6,18 +6,12 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { describe, it, type TestContext } from 'node:test';
 import { api, TANDEM_BIN } from '../helpers/daemon.js';
 import { run } from '../helpers/programs.js';
 import { TestInitiator } from '../interop/iscsi-robustness/harness.js';
+import { readyLine, waitFor } from '../helpers/demo.js';
 import { tempDir } from '../helpers/temp-dir.js';
-
-interface Ready {
-  password: string;
-  url: string;
-  nodes: { name: string; pid: number; api: string; dataDir: string }[];
-}
 
 function spawnTracked(t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   const child = spawn(process.execPath, [TANDEM_BIN, ...args], {
@@ -33,36 +27,6 @@ function spawnTracked(t: TestContext, args: string[], env: NodeJS.ProcessEnv = {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
   return child;
-}
-
-async function readyLine(child: ChildProcess, ms: number): Promise<Ready> {
-  const stdout = child.stdout;
-  assert.ok(stdout);
-  const lines = createInterface({ input: stdout });
-  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
-  try {
-    for await (const line of lines) {
-      if (line.startsWith('{')) return JSON.parse(line) as Ready;
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  throw new Error(`the demo exited (${String(child.exitCode)}) before it was ready`);
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const until = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < until) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  assert.fail(`${what} did not happen in ${ms} ms${last instanceof Error ? `: ${last.message}` : ''}`);
 }
 
 const IQN = 'iqn.2026-11.local.tandem:demo';

@@ -7,18 +7,12 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it, type TestContext } from 'node:test';
 import { api, TANDEM_BIN } from '../helpers/daemon.js';
 import { run } from '../helpers/programs.js';
+import { readyLine, waitFor } from '../helpers/demo.js';
 import { tempDir } from '../helpers/temp-dir.js';
-
-interface Ready {
-  password: string;
-  url: string;
-  nodes: { name: string; pid: number; api: string; dataDir: string }[];
-}
 
 interface FailoverStatus {
   state: string;
@@ -30,40 +24,6 @@ const IQN = 'iqn.2026-11.local.tandem:demo';
 /** Every write of the writer goes to one of these 1 MiB slots, in turn, with this pattern. */
 const SLOTS = 8;
 const PATTERN = '0xc3';
-
-async function readyLine(child: ChildProcess, ms: number): Promise<Ready> {
-  const stdout = child.stdout;
-  assert.ok(stdout);
-  const lines = createInterface({ input: stdout });
-  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
-  try {
-    for await (const line of lines) {
-      if (line.startsWith('{')) return JSON.parse(line) as Ready;
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  throw new Error(`the demo exited (${String(child.exitCode)}) before it was ready`);
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  ms = 60_000,
-): Promise<T> {
-  const until = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < until) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await sleep(200);
-  }
-  assert.fail(`${what} did not happen in ${ms} ms${last instanceof Error ? `: ${last.message}` : ''}`);
-}
 
 /**
  * qemu-io in interactive mode, fed one 1 MiB write at a time: the next write goes in as soon as the

@@ -11,20 +11,10 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentStatus } from '../../src/datarep/agent/agent.js';
 import { AUTH_DEADLINE_MS } from '../../src/datarep/agent/gate.js';
-import { cliJson, startDaemon } from '../helpers/daemon.js';
+import { cliJson } from '../helpers/daemon.js';
 import { run } from '../helpers/programs.js';
+import { startAgentNode, waitFor } from '../helpers/agent-node.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { freePort } from '../../src/lib/free-port.js';
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 interface Stalled {
   readonly socket: Socket;
@@ -56,35 +46,7 @@ test(
   { timeout: 180_000 },
   async (t) => {
     const root = tempDir(t, 'tandem-agent-gate-');
-    const data = join(root, 'node');
-    const daemon = await startDaemon(t, data, { args: ['--replication', '127.0.0.1:0'] });
-    const cli = (args: string[]) => cliJson<unknown>(['--data', data, ...args]);
-    const port = await freePort();
-    await cli(['volume', 'create', 'backups', '--type', 'nas', '--size', '64MiB']);
-    await cli(['nas', 'share', 'create', 'office', '--volume', 'backups', '--comment', 'Office backup']);
-    const passwordFile = join(root, 'password');
-    writeFileSync(passwordFile, 'correct horse battery\n', { mode: 0o600 });
-    await cli([
-      'nas',
-      'share',
-      'replication',
-      'office',
-      '--enable',
-      '--id',
-      'alice',
-      '--password-file',
-      passwordFile,
-    ]);
-    await cli([
-      'nas',
-      'settings',
-      'set',
-      '--agent',
-      'on',
-      '--agent-port',
-      String(port),
-      '--agent-address',
-      '127.0.0.1',
+    const { daemon, data, port, cli } = await startAgentNode(t, root, [
       '--allowed-hosts',
       '127.0.0.1,127.0.0.3',
     ]);
